@@ -1,0 +1,40 @@
+"""The ``logaudit`` command line (click). Each command group lives in its own module."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from logging_audit import __version__
+from logging_audit._cli.keys import keys
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="logaudit")
+def cli() -> None:
+    """Tamper-evident, verifiable logs and audit trails."""
+
+
+cli.add_command(keys)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: runs the CLI and turns library errors into exit codes."""
+    from logging_audit.errors import Error
+
+    try:
+        cli.main(args=argv, prog_name="logaudit", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except Error as exc:
+        click.echo(f"logaudit: error: {exc}", err=True)
+        sys.exit(2)

@@ -1,0 +1,548 @@
+"""Verification of a framed stream in one pass: chain, MACs, epochs, seals, tree, checkpoints.
+
+:class:`StreamVerifier` is fed lines one at a time (storage hands them over
+segment by segment) and keeps O(log n) state: the frontier, the last leaf hash,
+the current epoch key and a small window of recent leaf hashes. It looks one
+line ahead so that it can tell a swap from a deletion and an inserted entry
+from a modified one. :func:`verify_stream` is the one-call form.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from logging_audit.errors import CheckpointError, FramingError, NoteError
+from logging_audit.ledger.checkpoint import Checkpoint, parse_checkpoint
+from logging_audit.ledger.framing import ZERO_HASH, Entry, parse_entry, unb64, unframe_line
+from logging_audit.ledger.frontier import Frontier
+from logging_audit.ledger.hashing import leaf_hash
+from logging_audit.ledger.notes import verify_note
+from logging_audit.ledger.prune import PRUNE, StreamStart
+from logging_audit.ledger.report import Failure, FailureKind, PrunedRange, VerificationReport
+from logging_audit.ledger.seals import SEAL, evolve_key, verify_mac
+from logging_audit.ledger.verifier import VerifierMaterial
+
+__all__ = ["StreamVerifier", "verify_stream"]
+
+LineInput = bytes | tuple[str | None, int, bytes]
+
+_RECENT = 256  # leaf hashes remembered for replay / insertion classification
+_PROBE = 64  # later epochs tried when a MAC fails, to name "too-new key" forgeries
+
+
+@dataclass
+class _Item:
+    segment: str | None
+    line: int
+    entry: Entry | None = None
+    h: bytes | None = None
+    mac: bytes | None = None
+    error: str | None = None
+    mac_state: bool | None = None  # True ok, False bad, None unchecked
+    newer_epoch: int | None = None
+
+
+@dataclass
+class _CheckpointRef:
+    label: str
+    cp: Checkpoint
+    trusted: bool
+
+
+class StreamVerifier:
+    """Incremental verifier of one stream. Feed lines in order, then :meth:`finish`."""
+
+    def __init__(
+        self,
+        material: VerifierMaterial,
+        *,
+        checkpoints: Iterable[str] = (),
+        trusted_checkpoint: str | None = None,
+        start: StreamStart | None = None,
+    ) -> None:
+        """Prepare to verify the stream ``material.origin``.
+
+        ``checkpoints`` are signed notes kept with the stream; ``trusted_checkpoint``
+        is one the caller obtained elsewhere (a witness, an earlier verification).
+        ``start`` resumes after a prune: seqs before ``start.size`` were removed,
+        and a MAC'd prune entry in the stream must confirm it.
+        """
+        self.material = material
+        self.report = VerificationReport(origin=material.origin)
+        self._start = start
+        if start is not None:
+            self._frontier = Frontier(start.size, start.frontier)
+            self._prev: bytes | None = start.prev
+            self._expected = start.size
+            self.report.pruned.append(PrunedRange(0, start.size - 1, start.reason, False))
+        else:
+            self._frontier = Frontier()
+            self._prev = ZERO_HASH
+            self._expected = 0
+        self._tree_broken = False
+        self._suppress_chain = False
+        self._last: _Item | None = None
+        self._last_flagged = False
+        self._pending_mac_fail: _Item | None = None
+        self._recent: OrderedDict[int, bytes] = OrderedDict()
+        self._epoch: int | None = None
+        self._epoch_dirty = False
+        self._epoch_sealed = False
+        self._epoch_first_seq: int | None = None
+        self._key_epoch: int | None = None
+        self._key: bytes | None = None
+        self._checked: set[int] = set()
+        self._unchecked: set[int] = set()
+        self._pending: _Item | None = None
+        self._held: _Item | None = None
+        self._held_after: _Item | None = None
+        self._reprocessing = False
+        self._count = 0
+        self._cps: dict[int, list[_CheckpointRef]] = {}
+        for i, note in enumerate(checkpoints):
+            self._add_checkpoint(note, f"checkpoint #{i + 1}", trusted=False)
+        if trusted_checkpoint is not None:
+            ref = self._add_checkpoint(trusted_checkpoint, "trusted checkpoint", trusted=True)
+            if ref is not None:
+                self.report.trusted_size = ref.cp.size
+
+    # -- checkpoints -----------------------------------------------------
+    def _add_checkpoint(self, note: str, label: str, *, trusted: bool) -> _CheckpointRef | None:
+        verifiers = self.material.note_verifiers
+        try:
+            opened = verify_note(note, verifiers)
+            cp = parse_checkpoint(opened.text)
+        except CheckpointError as exc:
+            self._fail(FailureKind.FORGED_CHECKPOINT, f"{label} is malformed: {exc}")
+            return None
+        except NoteError as exc:
+            known = {v.name for v in verifiers}
+            named = _signer_names(note)
+            if named and not named & known:
+                self._fail(
+                    FailureKind.UNKNOWN_SIGNER,
+                    f"{label} is signed only by unknown key(s) {sorted(named)}",
+                )
+            else:
+                self._fail(FailureKind.FORGED_CHECKPOINT, f"{label} does not verify: {exc}")
+            return None
+        if cp.origin != self.material.origin:
+            self._fail(
+                FailureKind.FOREIGN_STREAM,
+                f"{label} belongs to stream {cp.origin!r}, not {self.material.origin!r}",
+            )
+            return None
+        ref = _CheckpointRef(label, cp, trusted)
+        if cp.size == 0:
+            return ref
+        self._cps.setdefault(cp.size, []).append(ref)
+        return ref
+
+    def _check_checkpoints(self) -> None:
+        refs = self._cps.pop(self._frontier.size, None)
+        if not refs or self._tree_broken:
+            return
+        root = self._frontier.root()
+        for ref in refs:
+            if ref.cp.root_hash == root:
+                self.report.checkpoints_verified += 1
+                self.report.covered_size = max(self.report.covered_size, ref.cp.size)
+            else:
+                self._fail(
+                    FailureKind.CHECKPOINT_MISMATCH,
+                    f"{ref.label} signs root {ref.cp.root_hash.hex()[:16]}… at size "
+                    f"{ref.cp.size}, but the stream's root there is {root.hex()[:16]}…",
+                    seq=ref.cp.size - 1,
+                )
+
+    # -- keys ------------------------------------------------------------
+    def _key_for(self, epoch: int) -> bytes | None:
+        m = self.material
+        if self._key_epoch is not None and self._key is not None and epoch >= self._key_epoch:
+            key, at = self._key, self._key_epoch
+        elif m.epoch0_key is not None:
+            key, at = m.epoch0_key, 0
+        elif m.current_epoch is not None and epoch >= m.current_epoch[0]:
+            at, key = m.current_epoch
+        else:
+            return None
+        while at < epoch:
+            key = evolve_key(key)
+            at += 1
+        self._key_epoch, self._key = at, key
+        return key
+
+    def _check_mac(self, item: _Item) -> None:
+        assert item.entry is not None
+        assert item.mac is not None
+        epoch = item.entry.epoch
+        key = self._key_for(epoch)
+        if key is None:
+            self._unchecked.add(epoch)
+            return
+        self._checked.add(epoch)
+        if verify_mac(key, item.entry.raw, item.mac):
+            item.mac_state = True
+            return
+        item.mac_state = False
+        probe = key
+        for later in range(epoch + 1, epoch + _PROBE + 1):
+            probe = evolve_key(probe)
+            if verify_mac(probe, item.entry.raw, item.mac):
+                item.newer_epoch = later
+                return
+
+    # -- feeding ---------------------------------------------------------
+    def feed(self, data: bytes, *, segment: str | None = None, line: int | None = None) -> None:
+        """Feed the next framed line (``line`` numbers default to a running count)."""
+        self._count += 1
+        item = _Item(segment, line if line is not None else self._count)
+        try:
+            raw, mac = unframe_line(data)
+            item.h = leaf_hash(raw)
+            item.mac = mac
+            item.entry = parse_entry(raw)
+        except FramingError as exc:
+            item.error = str(exc)
+        if item.entry is not None:
+            self._check_mac(item)
+        if self._pending is not None:
+            self._process(self._pending, item)
+        self._pending = item
+
+    def finish(self) -> VerificationReport:
+        """Process what is left and return the report."""
+        if self._pending is not None:
+            self._process(self._pending, None)
+            self._pending = None
+        if self._held is not None:
+            held, self._held = self._held, None
+            self._process(held, None)
+        rep = self.report
+        if self._pending_mac_fail is not None:
+            item = self._pending_mac_fail
+            assert item.entry is not None
+            if item.entry.seq < rep.covered_size:
+                self._fail_at(item, FailureKind.MODIFIED_MAC, "MAC does not match an intact entry")
+            else:
+                self._fail_at(item, FailureKind.MODIFIED_ENTRY, "MAC does not match the entry")
+            self._pending_mac_fail = None
+        rep.entries = self._count
+        rep.tree_size = self._frontier.size
+        rep.root_hash = None if self._tree_broken else self._frontier.root()
+        for size in sorted(self._cps):
+            for ref in self._cps[size]:
+                self._fail(
+                    FailureKind.TRUNCATED_TAIL,
+                    f"stream ends at {self._frontier.size} entries but {ref.label} signs "
+                    f"size {size}: {size - self._frontier.size} entries are missing at the tail",
+                    seq=self._frontier.size,
+                )
+        self._cps.clear()
+        if self._epoch_dirty and not self._epoch_sealed and self._epoch_first_seq is not None:
+            rep.unsealed_tail = (self._epoch_first_seq, self._expected - 1)
+        if self._start is not None and rep.pruned and not rep.pruned[0].confirmed:
+            self._fail(
+                FailureKind.UNCONFIRMED_PRUNE,
+                f"the stream starts at seq {self._start.size} but no prune entry confirms "
+                "the removal of the entries before it",
+                seq=self._start.size,
+            )
+        rep.mac_epochs_checked = sorted(self._checked)
+        rep.mac_epochs_unchecked = sorted(self._unchecked - self._checked)
+        return rep
+
+    # -- the walk ----------------------------------------------------------
+    def _fail(
+        self,
+        kind: FailureKind,
+        reason: str,
+        *,
+        seq: int | None = None,
+        line: int | None = None,
+        segment: str | None = None,
+    ) -> None:
+        self.report.failures.append(Failure(kind, reason, seq, line, segment))
+
+    def _fail_at(self, item: _Item, kind: FailureKind, reason: str) -> None:
+        seq = item.entry.seq if item.entry is not None else None
+        self._fail(kind, reason, seq=seq, line=item.line, segment=item.segment)
+
+    def _process(self, cur: _Item, nxt: _Item | None) -> None:
+        self._process_one(cur, nxt)
+        if self._held is not None and cur is not self._held and self._held_after is cur:
+            held, self._held = self._held, None
+            self._reprocessing = True
+            try:
+                self._process_one(held, nxt)
+            finally:
+                self._reprocessing = False
+
+    def _process_one(self, cur: _Item, nxt: _Item | None) -> None:
+        if cur.entry is None:
+            self._malformed(cur)
+            return
+        e = cur.entry
+        s = e.seq
+        if s == self._expected:
+            if (
+                nxt is not None
+                and nxt.entry is not None
+                and nxt.entry.seq == s
+                and nxt.entry.prev == self._prev
+                and nxt.mac_state is not False
+                and (e.prev != self._prev or cur.mac_state is False)
+            ):
+                self._fail_at(cur, FailureKind.INSERTED_ENTRY, "entry was not written by the log")
+                return
+            self._accept(cur, check_chain=True)
+            return
+        if s < self._expected:
+            known = self._recent.get(s)
+            if known is not None and known == cur.h:
+                self._fail_at(cur, FailureKind.REPLAYED_SEQ, f"seq {s} appears a second time")
+            elif known is None and s < self._expected - _RECENT:
+                self._fail_at(
+                    cur, FailureKind.REPLAYED_SEQ, f"seq {s} appears again, far out of order"
+                )
+            else:
+                self._fail_at(
+                    cur, FailureKind.INSERTED_ENTRY, f"a second, different entry claims seq {s}"
+                )
+            return
+        # s > expected: a gap, an entry moved here from later, or one that never belonged
+        if nxt is not None and nxt.entry is not None and not self._reprocessing:
+            n = nxt.entry
+            chains_on = n.seq == self._expected and n.prev == self._prev
+            if chains_on and not (s == n.seq + 1 and e.prev == nxt.h):
+                self._fail_at(
+                    cur,
+                    FailureKind.INSERTED_ENTRY,
+                    f"entry claiming seq {s} sits where seq {self._expected} belongs",
+                )
+                return
+            if self._expected <= n.seq < s and self._held is None:
+                self._fail_at(
+                    cur, FailureKind.REORDERED_ENTRIES, f"seq {s} appears before seq {n.seq}"
+                )
+                self._held = cur
+                self._held_after = nxt
+                return
+        first, last = self._expected, s - 1
+        what = f"seq {first}" if first == last else f"seqs {first}..{last}"
+        self._fail_at(cur, FailureKind.DELETED_ENTRIES, f"{what} missing before this entry")
+        self._tree_broken = True
+        self._expected = s
+        self._accept(cur, check_chain=False)
+
+    def _malformed(self, cur: _Item) -> None:
+        self._fail_at(cur, FailureKind.MALFORMED_LINE, cur.error or "not a framed entry")
+        self._classify_pending(None)
+        self._tree_broken = True
+        self._suppress_chain = True
+        self._last_flagged = True
+        if cur.h is not None:
+            # Framing held: the bytes still take their place in the tree.
+            self._frontier.append(cur.h)
+            self._prev = cur.h
+            self._check_checkpoints()
+        else:
+            self._tree_broken = True
+            self._prev = None
+        self._expected += 1
+
+    def _classify_pending(self, next_prev: bytes | None) -> bool:
+        item = self._pending_mac_fail
+        if item is None:
+            return False
+        self._pending_mac_fail = None
+        if next_prev is not None and next_prev == item.h:
+            self._fail_at(item, FailureKind.MODIFIED_MAC, "MAC altered; the entry bytes are intact")
+        else:
+            self._fail_at(
+                item, FailureKind.MODIFIED_ENTRY, "entry bytes altered: MAC does not match"
+            )
+            self._tree_broken = True
+        return True
+
+    def _accept(self, cur: _Item, *, check_chain: bool) -> None:
+        e = cur.entry
+        assert e is not None
+        assert cur.h is not None
+        rep = self.report
+        prev_flagged = self._classify_pending(e.prev) or self._last_flagged
+        if (
+            check_chain
+            and not self._suppress_chain
+            and self._prev is not None
+            and e.prev != self._prev
+            and not prev_flagged
+            and cur.mac_state is not False
+        ):
+            last = self._last
+            if last is not None:
+                self._fail_at(
+                    last,
+                    FailureKind.MODIFIED_ENTRY,
+                    f"entry bytes altered: its hash no longer matches seq {e.seq}'s prev",
+                )
+            else:
+                self._fail_at(cur, FailureKind.CHAIN_BREAK, "prev does not continue the stream")
+            self._tree_broken = True
+        self._suppress_chain = False
+        self._last_flagged = False
+        if cur.mac_state is False:
+            if cur.newer_epoch is not None:
+                kind = (
+                    FailureKind.SEAL_TOO_NEW_KEY
+                    if e.ledger_kind == SEAL
+                    else FailureKind.ENTRY_TOO_NEW_KEY
+                )
+                self._fail_at(
+                    cur,
+                    kind,
+                    f"epoch {e.epoch} entry is MAC'd with the key of epoch {cur.newer_epoch}",
+                )
+                self._last_flagged = True
+            else:
+                self._pending_mac_fail = cur
+        self._epoch_rules(cur, e)
+        if e.ledger_kind == SEAL:
+            self._check_seal(cur, e)
+        elif e.ledger_kind == PRUNE:
+            self._check_prune(cur, e)
+        self._frontier.append(cur.h)
+        self._prev = cur.h
+        self._expected = e.seq + 1
+        self._recent[e.seq] = cur.h
+        if len(self._recent) > _RECENT:
+            self._recent.popitem(last=False)
+        self._last = cur
+        if rep.first_seq is None:
+            rep.first_seq = e.seq
+        rep.last_seq = e.seq
+        self._check_checkpoints()
+
+    def _epoch_rules(self, cur: _Item, e: Entry) -> None:
+        if self._epoch is None:
+            self._epoch = e.epoch
+            self._epoch_first_seq = e.seq
+        elif e.epoch < self._epoch:
+            self._fail_at(
+                cur,
+                FailureKind.EPOCH_BACKWARDS,
+                f"epoch {e.epoch} after epoch {self._epoch}",
+            )
+            return
+        elif e.epoch > self._epoch:
+            if self._epoch_dirty and not self._epoch_sealed:
+                self._fail_at(
+                    cur,
+                    FailureKind.MISSING_SEAL,
+                    f"epoch {self._epoch} has entries but no seal before epoch {e.epoch} begins",
+                )
+            self._epoch = e.epoch
+            self._epoch_sealed = False
+            self._epoch_dirty = False
+            self._epoch_first_seq = e.seq
+        elif self._epoch_sealed:
+            self._fail_at(cur, FailureKind.ENTRY_AFTER_SEAL, f"epoch {e.epoch} was already sealed")
+            return
+        if e.ledger_kind == SEAL:
+            self._epoch_sealed = True
+        else:
+            if not self._epoch_dirty:
+                self._epoch_first_seq = e.seq
+            self._epoch_dirty = True
+
+    def _check_seal(self, cur: _Item, e: Entry) -> None:
+        f = e.fields
+        origin = f.get("origin")
+        if origin != self.material.origin:
+            self._fail_at(cur, FailureKind.FOREIGN_STREAM, f"seal of stream {origin!r}")
+            self._last_flagged = True
+            return
+        if self._tree_broken:
+            return  # an earlier failure already broke the tree; the seal cannot be compared
+        size, root = f.get("size"), f.get("root")
+        try:
+            root_b = unb64(root, "seal root", 32) if isinstance(root, str) else None
+        except FramingError:
+            root_b = None
+        if size != self._frontier.size or root_b is None:
+            self._fail_at(
+                cur,
+                FailureKind.SEAL_MISMATCH,
+                f"seal claims size {size!r} but {self._frontier.size} entries precede it",
+            )
+            return
+        if not self._tree_broken and root_b != self._frontier.root():
+            self._fail_at(cur, FailureKind.SEAL_MISMATCH, "seal's root differs from the stream's")
+            return
+        if cur.mac_state is not False:
+            self.report.seals_verified += 1
+
+    def _check_prune(self, cur: _Item, e: Entry) -> None:
+        origin = e.fields.get("origin")
+        if origin != self.material.origin:
+            self._fail_at(cur, FailureKind.FOREIGN_STREAM, f"prune entry of stream {origin!r}")
+            return
+        try:
+            recorded = StreamStart.from_fields(e.fields)
+        except FramingError as exc:
+            self._fail_at(cur, FailureKind.MALFORMED_LINE, f"prune entry: {exc}")
+            return
+        start = self._start
+        if start is None or recorded.size != start.size:
+            return  # a prune of entries this walk still holds or pruned further later
+        if recorded.prev != start.prev or recorded.frontier != start.frontier:
+            self._fail_at(
+                cur,
+                FailureKind.UNCONFIRMED_PRUNE,
+                "prune entry records a different tree state than the stream resumes from",
+            )
+            return
+        if cur.mac_state is False:
+            return
+        rng = self.report.pruned[0]
+        self.report.pruned[0] = PrunedRange(rng.first, rng.last, recorded.reason, True)
+
+
+def _signer_names(note: str) -> set[str]:
+    names = set()
+    for line in note.split("\n"):
+        if line.startswith("\u2014 "):
+            parts = line.split(" ")
+            if len(parts) == 3:
+                names.add(parts[1])
+    return names
+
+
+def verify_stream(
+    lines: Iterable[LineInput],
+    verifier_material: VerifierMaterial,
+    trusted_checkpoint: str | None = None,
+    *,
+    checkpoints: Iterable[str] = (),
+    start: StreamStart | None = None,
+) -> VerificationReport:
+    """Verify a whole stream in one pass and return its report (never a bare bool).
+
+    ``lines`` are framed lines (bytes), or ``(segment, line_number, bytes)``
+    tuples so that failures name their file and line.
+    """
+    v = StreamVerifier(
+        verifier_material,
+        checkpoints=checkpoints,
+        trusted_checkpoint=trusted_checkpoint,
+        start=start,
+    )
+    for item in lines:
+        if isinstance(item, tuple):
+            segment, number, data = item
+            v.feed(data, segment=segment, line=number)
+        else:
+            v.feed(item)
+    return v.finish()

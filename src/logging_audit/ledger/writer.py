@@ -1,0 +1,167 @@
+"""The pure writer state machine: turns records into framed, MAC'd, chained lines.
+
+It does no I/O: storage backends hand it records and write the lines it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from logging_audit.errors import ConfigError
+from logging_audit.ledger.checkpoint import Checkpoint, sign_checkpoint
+from logging_audit.ledger.framing import (
+    ZERO_HASH,
+    _build,
+    build_entry,
+    format_ts,
+    frame_line,
+)
+from logging_audit.ledger.frontier import Frontier
+from logging_audit.ledger.hashing import HASH_SIZE, leaf_hash
+from logging_audit.ledger.notes import NoteSigner
+from logging_audit.ledger.prune import StreamStart, prune_fields
+from logging_audit.ledger.seals import evolve_key, mac_entry, seal_fields
+
+__all__ = ["LedgerWriter", "WriterState"]
+
+
+@dataclass(frozen=True)
+class WriterState:
+    """Where a stream stands: next seq, last leaf hash, frontier, epoch.
+
+    ``epoch_has_entries`` is true when the current epoch holds entries that are
+    not yet sealed.
+    """
+
+    size: int
+    prev: bytes
+    frontier: tuple[bytes, ...]
+    epoch: int
+    epoch_has_entries: bool
+
+
+class LedgerWriter:
+    """Appends entries to one stream: chain, per-entry MAC, frontier, seals, checkpoints.
+
+    Not thread-safe by itself: callers serialise appends (a lock, a file lock,
+    or the database's own), as storage backends do.
+    """
+
+    def __init__(
+        self,
+        origin: str,
+        epoch_key: bytes,
+        *,
+        state: WriterState | None = None,
+        clock: Callable[[], str] = format_ts,
+    ) -> None:
+        """Start a writer at ``state`` (default: an empty stream at epoch 0).
+
+        ``epoch_key`` is the key of ``state.epoch``.
+        """
+        if not origin or "\n" in origin:
+            raise ConfigError("origin must be a non-empty single line")
+        if len(epoch_key) != HASH_SIZE:
+            raise ConfigError(f"epoch key must be {HASH_SIZE} bytes")
+        st = state or WriterState(0, ZERO_HASH, (), 0, False)
+        self.origin = origin
+        self._key = bytearray(epoch_key)
+        self._seq = st.size
+        self._prev = st.prev
+        self._frontier = Frontier(st.size, st.frontier)
+        self._epoch = st.epoch
+        self._dirty = st.epoch_has_entries
+        self._clock = clock
+
+    # -- state -----------------------------------------------------------
+    @property
+    def size(self) -> int:
+        """Number of entries in the stream (the next entry's seq)."""
+        return self._seq
+
+    @property
+    def epoch(self) -> int:
+        """The current epoch."""
+        return self._epoch
+
+    @property
+    def epoch_key(self) -> bytes:
+        """The current epoch's key, for the key store to persist."""
+        return bytes(self._key)
+
+    @property
+    def epoch_has_entries(self) -> bool:
+        """True when entries of the current epoch await their seal."""
+        return self._dirty
+
+    def root(self) -> bytes:
+        """Root hash of the tree over all entries so far."""
+        return self._frontier.root()
+
+    def state(self) -> WriterState:
+        """Snapshot of where the stream stands (no key material)."""
+        return WriterState(self._seq, self._prev, self._frontier.hashes, self._epoch, self._dirty)
+
+    # -- appending -------------------------------------------------------
+    def append(
+        self,
+        fields: Mapping[str, Any],
+        *,
+        ts: str | None = None,
+        default: Callable[[Any], Any] | None = None,
+    ) -> bytes:
+        """Append one entry with the caller's ``fields``; returns the framed line (no newline)."""
+        entry = build_entry(
+            self._seq, ts or self._clock(), self._epoch, self._prev, fields, default=default
+        )
+        return self._commit(entry)
+
+    def append_many(
+        self, records: Sequence[Mapping[str, Any]], *, default: Callable[[Any], Any] | None = None
+    ) -> list[bytes]:
+        """Append several entries; returns their framed lines in order."""
+        return [self.append(r, default=default) for r in records]
+
+    def _append_ledger(self, obj: dict[str, Any]) -> bytes:
+        entry = _build(self._seq, self._clock(), self._epoch, self._prev, obj)
+        return self._commit(entry)
+
+    def _commit(self, entry: bytes) -> bytes:
+        h = leaf_hash(entry)
+        line = frame_line(entry, mac_entry(self._key, entry))
+        self._frontier.append(h)
+        self._prev = h
+        self._seq += 1
+        self._dirty = True
+        return line
+
+    def seal(self) -> bytes | None:
+        """End the current epoch: append its seal and evolve the key (erasing the old one).
+
+        Returns the seal line, or ``None`` when the epoch holds no entries (the
+        key still evolves, so an idle writer does not keep an old key).
+        """
+        line = None
+        if self._dirty:
+            fields = seal_fields(self.origin, self._seq, self._frontier.root())
+            line = self._append_ledger(fields)
+        new = evolve_key(self._key)
+        for i in range(len(self._key)):
+            self._key[i] = 0
+        self._key = bytearray(new)
+        self._epoch += 1
+        self._dirty = False
+        return line
+
+    def prune(self, start: StreamStart) -> bytes:
+        """Append a prune entry recording that entries before ``start.size`` were removed."""
+        if start.size > self._seq:
+            raise ConfigError(f"cannot prune {start.size} entries of a stream of {self._seq}")
+        return self._append_ledger(prune_fields(self.origin, start))
+
+    def checkpoint(self, signer: NoteSigner, extensions: Sequence[str] = ()) -> str:
+        """Return a signed C2SP checkpoint note for the current tree."""
+        cp = Checkpoint(self.origin, self._seq, self._frontier.root(), tuple(extensions))
+        return sign_checkpoint(cp, signer)
