@@ -168,15 +168,15 @@ def _split_key(text: str, what: str) -> tuple[str, int, bytes]:
     _check_name(name)
     if not _HEX_KEY_ID.fullmatch(hex_id):
         raise NoteError(f"{what} key ID must be exactly 8 hexadecimal digits")
-    raw = _b64decode_canonical(data, f"{what} key data")
+    raw = _b64decode_canonical(data, f"{what} data")
     if not raw:
-        raise NoteError(f"{what} key data is empty")
+        raise NoteError(f"{what} data is empty")
     if raw[0] != SIGNATURE_TYPE_ED25519:
         raise NoteError(
             f"{what} has signature type 0x{raw[0]:02x}; only Ed25519 (0x01) is supported"
         )
     if len(raw) != 1 + _ED25519_KEY_SIZE:
-        raise NoteError(f"{what} key data must be 1 + {_ED25519_KEY_SIZE} bytes, got {len(raw)}")
+        raise NoteError(f"{what} data must be 1 + {_ED25519_KEY_SIZE} bytes, got {len(raw)}")
     return name, int(hex_id, 16), raw[1:]
 
 

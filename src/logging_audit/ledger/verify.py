@@ -107,6 +107,12 @@ class StreamVerifier:
             ref = self._add_checkpoint(trusted_checkpoint, "trusted checkpoint", trusted=True)
             if ref is not None:
                 self.report.trusted_size = ref.cp.size
+        if start is not None:
+            # Checkpoints inside the pruned range cannot be recomputed; the one at
+            # the boundary is compared with the frontier the stream resumes from.
+            for size in [s for s in self._cps if s < start.size]:
+                del self._cps[size]
+            self._check_checkpoints()
 
     # -- checkpoints -----------------------------------------------------
     def _add_checkpoint(self, note: str, label: str, *, trusted: bool) -> _CheckpointRef | None:

@@ -9,20 +9,22 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from logging_audit.errors import ConfigError
+from logging_audit.errors import ConfigError, IntegrityError
 from logging_audit.ledger.checkpoint import Checkpoint, sign_checkpoint
 from logging_audit.ledger.framing import (
     ZERO_HASH,
+    Entry,
     _build,
     build_entry,
     format_ts,
     frame_line,
+    parse_entry,
 )
 from logging_audit.ledger.frontier import Frontier
 from logging_audit.ledger.hashing import HASH_SIZE, leaf_hash
 from logging_audit.ledger.notes import NoteSigner
 from logging_audit.ledger.prune import StreamStart, prune_fields
-from logging_audit.ledger.seals import evolve_key, mac_entry, seal_fields
+from logging_audit.ledger.seals import SEAL, evolve_key, mac_entry, seal_fields
 
 __all__ = ["LedgerWriter", "WriterState"]
 
@@ -74,6 +76,7 @@ class LedgerWriter:
         self._epoch = st.epoch
         self._dirty = st.epoch_has_entries
         self._clock = clock
+        self._stale = False
 
     # -- state -----------------------------------------------------------
     @property
@@ -160,6 +163,55 @@ class LedgerWriter:
         if start.size > self._seq:
             raise ConfigError(f"cannot prune {start.size} entries of a stream of {self._seq}")
         return self._append_ledger(prune_fields(self.origin, start))
+
+    def adopt(self, entry: bytes) -> Entry:
+        """Take in an entry that another writer of this stream appended (shared files).
+
+        The entry must continue this writer's chain exactly (its seq is the next
+        one and its ``prev`` is the last leaf hash); otherwise the stream forked
+        and :class:`~logging_audit.errors.IntegrityError` is raised. After
+        adopting an entry of a later epoch (or a seal), :attr:`key_stale` is true
+        until :meth:`rekey` hands in the key of the new epoch.
+        """
+        parsed = parse_entry(entry)
+        if parsed.seq != self._seq or parsed.prev != self._prev:
+            raise IntegrityError(
+                f"stream {self.origin} forked: entry seq {parsed.seq} does not continue "
+                f"seq {self._seq - 1}"
+            )
+        h = leaf_hash(entry)
+        self._frontier.append(h)
+        self._prev = h
+        self._seq += 1
+        if parsed.ledger_kind == SEAL:
+            self._epoch = parsed.epoch + 1
+            self._dirty = False
+            self._stale = True
+        else:
+            if parsed.epoch != self._epoch:
+                self._stale = True
+                self._epoch = parsed.epoch
+            self._dirty = True
+        return parsed
+
+    @property
+    def key_stale(self) -> bool:
+        """True when adopted entries moved the epoch on and :meth:`rekey` is due."""
+        return self._stale
+
+    def rekey(self, epoch: int, key: bytes) -> None:
+        """Switch to ``epoch`` with its ``key`` (from the shared key store)."""
+        if epoch < self._epoch:
+            raise ConfigError(f"key store is at epoch {epoch}, behind the stream's {self._epoch}")
+        if len(key) != HASH_SIZE:
+            raise ConfigError(f"epoch key must be {HASH_SIZE} bytes")
+        for i in range(len(self._key)):
+            self._key[i] = 0
+        if epoch > self._epoch:
+            self._dirty = False
+        self._key = bytearray(key)
+        self._epoch = epoch
+        self._stale = False
 
     def checkpoint(self, signer: NoteSigner, extensions: Sequence[str] = ()) -> str:
         """Return a signed C2SP checkpoint note for the current tree."""
