@@ -367,6 +367,8 @@ def field_b64(obj: Mapping[str, Any], name: str, path: Path, *, length: int | No
         raw = base64.b64decode(value.encode("ascii"), validate=True)
     except (UnicodeEncodeError, binascii.Error) as exc:
         raise KeyStoreError(f"key file {path}: field {name!r} is not valid base64") from exc
+    if base64.b64encode(raw).decode("ascii") != value:  # extra padding, stray low bits
+        raise KeyStoreError(f"key file {path}: field {name!r} is not valid base64 (not canonical)")
     if length is not None and len(raw) != length:
         raise KeyStoreError(
             f"key file {path}: field {name!r} holds {len(raw)} bytes, expected {length}"

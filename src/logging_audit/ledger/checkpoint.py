@@ -48,7 +48,8 @@ HASH_SIZE = 32
 #: we interoperate with (Go's uint64) stores it in 64 bits.
 MAX_TREE_SIZE = 2**64 - 1
 
-_TREE_SIZE = re.compile(r"0|[1-9][0-9]{0,19}")
+_TREE_SIZE = re.compile(r"0|[1-9][0-9]*")
+_MAX_TREE_SIZE_DIGITS = len(str(MAX_TREE_SIZE))
 _FORBIDDEN_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
 _SHOW_LIMIT = 64
 
@@ -134,9 +135,10 @@ def parse_checkpoint(text: str) -> Checkpoint:
         raise CheckpointError(
             f"tree size {_show(size_line)} is not a decimal number without leading zeros"
         )
+    # Bound the digits before int(): CPython refuses to convert very long strings.
+    if len(size_line) > _MAX_TREE_SIZE_DIGITS or int(size_line) > MAX_TREE_SIZE:
+        raise CheckpointError(f"tree size {_show(size_line)} is larger than 2**64-1")
     size = int(size_line)
-    if size > MAX_TREE_SIZE:
-        raise CheckpointError(f"tree size {size} is larger than 2**64-1")
     root_hash = _b64decode_canonical(root_line, "root hash", CheckpointError)
     if len(root_hash) != HASH_SIZE:
         raise CheckpointError(f"root hash must be {HASH_SIZE} bytes, got {len(root_hash)}")

@@ -104,31 +104,31 @@ def build_entry(
 ) -> bytes:
     """Build the entry bytes: compact JSON, sorted keys, ledger fields plus ``fields``.
 
-    ``fields`` may not use the reserved names (:data:`RESERVED_FIELDS`) except
-    ``ledger`` entries built by the ledger itself via ``_ledger_fields``.
+    ``fields`` may not use the reserved names (:data:`RESERVED_FIELDS`).
     ``default`` converts values JSON cannot hold (as in :func:`json.dumps`);
     without it such a value is a :class:`FramingError`.
     """
     clash = RESERVED_FIELDS.intersection(fields)
     if clash:
         raise FramingError(f"field names reserved by the ledger: {', '.join(sorted(clash))}")
-    return _build(seq, ts, epoch, prev, dict(fields), default)
+    if len(prev) != HASH_SIZE:
+        raise FramingError(f"prev must be {HASH_SIZE} bytes, got {len(prev)}")
+    return _build(seq, ts, epoch, b64(prev), dict(fields), default)
 
 
 def _build(
     seq: int,
     ts: str,
     epoch: int,
-    prev: bytes,
+    prev_b64: str,
     obj: dict[str, Any],
     default: Callable[[Any], Any] | None = None,
 ) -> bytes:
-    if len(prev) != HASH_SIZE:
-        raise FramingError(f"prev must be {HASH_SIZE} bytes, got {len(prev)}")
+    """Serialise ``obj`` (mutated: the ledger fields are added) as entry bytes."""
     obj["seq"] = seq
     obj["ts"] = ts
     obj["epoch"] = epoch
-    obj["prev"] = b64(prev)
+    obj["prev"] = prev_b64
     try:
         return orjson.dumps(obj, default=default, option=_OPTS)
     except (orjson.JSONEncodeError, TypeError) as exc:

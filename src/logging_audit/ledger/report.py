@@ -55,6 +55,12 @@ class FailureKind(str, Enum):
     """A seal, prune entry or checkpoint belongs to another stream (origin)."""
     UNCONFIRMED_PRUNE = "unconfirmed_prune"
     """The stream starts after seq 0 but no MAC'd prune entry confirms where."""
+    MISSING_SEGMENT = "missing_segment"
+    """Storage: a segment or archive that the stream's index lists is gone."""
+    SEGMENT_REPLACED = "segment_replaced"
+    """Storage: a closed segment or archive differs from the digest recorded at closing."""
+    UNREADABLE_SEGMENT = "unreadable_segment"
+    """Storage: a segment or archive cannot be read (corrupt, or encrypted without its key)."""
 
 
 @dataclass(frozen=True)

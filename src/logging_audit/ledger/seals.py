@@ -10,6 +10,7 @@ or re-seal earlier epochs.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from typing import Any
 
@@ -20,6 +21,7 @@ from logging_audit.ledger.hashing import HASH_SIZE
 __all__ = [
     "EVOLVE_LABEL",
     "SEAL",
+    "MacKey",
     "epoch_key",
     "evolve_key",
     "mac_entry",
@@ -49,6 +51,36 @@ def epoch_key(k0: bytes, epoch: int, *, start_epoch: int = 0) -> bytes:
     for _ in range(epoch - start_epoch):
         key = evolve_key(key)
     return key
+
+
+class MacKey:
+    """HMAC-SHA256 under one epoch key, with the key's pads absorbed once.
+
+    Equivalent to :func:`mac_entry` but about twice as fast per entry, which
+    matters on the append and verify paths.
+    """
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes | bytearray) -> None:
+        """Prepare the inner and outer hash states for ``key`` (32 bytes)."""
+        if len(key) != HASH_SIZE:
+            raise ConfigError(f"epoch key must be {HASH_SIZE} bytes, got {len(key)}")
+        block = bytes(key).ljust(64, b"\x00")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+
+    def mac(self, entry: bytes) -> bytes:
+        """HMAC-SHA256(key, entry)."""
+        i = self._inner.copy()
+        i.update(entry)
+        o = self._outer.copy()
+        o.update(i.digest())
+        return o.digest()
+
+    def verify(self, entry: bytes, mac: bytes) -> bool:
+        """Constant-time comparison of ``mac`` with the entry's MAC."""
+        return hmac.compare_digest(self.mac(entry), mac)
 
 
 def mac_entry(key: bytes | bytearray, entry: bytes) -> bytes:

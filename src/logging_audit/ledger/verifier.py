@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from logging_audit.ledger.notes import NoteVerifier
 
@@ -23,5 +23,5 @@ class VerifierMaterial:
 
     origin: str
     note_verifiers: tuple[NoteVerifier, ...] = ()
-    epoch0_key: bytes | None = None
-    current_epoch: tuple[int, bytes] | None = None
+    epoch0_key: bytes | None = field(default=None, repr=False)
+    current_epoch: tuple[int, bytes] | None = field(default=None, repr=False)

@@ -21,7 +21,7 @@ from logging_audit.ledger.hashing import leaf_hash
 from logging_audit.ledger.notes import verify_note
 from logging_audit.ledger.prune import PRUNE, StreamStart
 from logging_audit.ledger.report import Failure, FailureKind, PrunedRange, VerificationReport
-from logging_audit.ledger.seals import SEAL, evolve_key, verify_mac
+from logging_audit.ledger.seals import SEAL, MacKey, evolve_key, verify_mac
 from logging_audit.ledger.verifier import VerifierMaterial
 
 __all__ = ["StreamVerifier", "verify_stream"]
@@ -93,6 +93,8 @@ class StreamVerifier:
         self._epoch_first_seq: int | None = None
         self._key_epoch: int | None = None
         self._key: bytes | None = None
+        self._mac: MacKey | None = None
+        self._mac_epoch: int | None = None
         self._checked: set[int] = set()
         self._unchecked: set[int] = set()
         self._pending: _Item | None = None
@@ -181,19 +183,24 @@ class StreamVerifier:
         return key
 
     def _check_mac(self, item: _Item) -> None:
-        assert item.entry is not None
-        assert item.mac is not None
+        assert item.entry is not None and item.mac is not None
         epoch = item.entry.epoch
-        key = self._key_for(epoch)
-        if key is None:
-            self._unchecked.add(epoch)
-            return
-        self._checked.add(epoch)
-        if verify_mac(key, item.entry.raw, item.mac):
+        if epoch == self._mac_epoch and self._mac is not None:
+            mac_key = self._mac
+        else:
+            key = self._key_for(epoch)
+            if key is None:
+                self._unchecked.add(epoch)
+                return
+            mac_key = self._mac = MacKey(key)
+            self._mac_epoch = epoch
+            self._checked.add(epoch)
+        if mac_key.verify(item.entry.raw, item.mac):
             item.mac_state = True
             return
         item.mac_state = False
-        probe = key
+        probe = self._key_for(epoch)
+        assert probe is not None
         for later in range(epoch + 1, epoch + _PROBE + 1):
             probe = evolve_key(probe)
             if verify_mac(probe, item.entry.raw, item.mac):

@@ -5,26 +5,26 @@ It does no I/O: storage backends hand it records and write the lines it returns.
 
 from __future__ import annotations
 
+from binascii import b2a_base64
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from logging_audit.errors import ConfigError, IntegrityError
+from logging_audit.errors import ConfigError, FramingError, IntegrityError
 from logging_audit.ledger.checkpoint import Checkpoint, sign_checkpoint
 from logging_audit.ledger.framing import (
+    RESERVED_FIELDS,
     ZERO_HASH,
     Entry,
     _build,
-    build_entry,
     format_ts,
-    frame_line,
     parse_entry,
 )
 from logging_audit.ledger.frontier import Frontier
 from logging_audit.ledger.hashing import HASH_SIZE, leaf_hash
 from logging_audit.ledger.notes import NoteSigner
 from logging_audit.ledger.prune import StreamStart, prune_fields
-from logging_audit.ledger.seals import SEAL, evolve_key, mac_entry, seal_fields
+from logging_audit.ledger.seals import SEAL, MacKey, evolve_key, seal_fields
 
 __all__ = ["LedgerWriter", "WriterState"]
 
@@ -70,8 +70,9 @@ class LedgerWriter:
         st = state or WriterState(0, ZERO_HASH, (), 0, False)
         self.origin = origin
         self._key = bytearray(epoch_key)
+        self._mac = MacKey(epoch_key)
         self._seq = st.size
-        self._prev = st.prev
+        self._set_prev(st.prev)
         self._frontier = Frontier(st.size, st.frontier)
         self._epoch = st.epoch
         self._dirty = st.epoch_has_entries
@@ -114,11 +115,23 @@ class LedgerWriter:
         *,
         ts: str | None = None,
         default: Callable[[Any], Any] | None = None,
+        owned: bool = False,
     ) -> bytes:
-        """Append one entry with the caller's ``fields``; returns the framed line (no newline)."""
-        entry = build_entry(
-            self._seq, ts or self._clock(), self._epoch, self._prev, fields, default=default
-        )
+        """Append one entry with the caller's ``fields``; returns the framed line (no newline).
+
+        ``owned=True`` hands the dict over: the writer may add the ledger fields to
+        it in place, and the caller vouches that it holds no reserved name — the
+        loggers use this to skip a copy on their hot path.
+        """
+        if owned and type(fields) is dict:
+            obj = fields
+        else:
+            clash = RESERVED_FIELDS.intersection(fields)
+            if clash:
+                names = ", ".join(sorted(clash))
+                raise FramingError(f"field names reserved by the ledger: {names}")
+            obj = dict(fields)
+        entry = _build(self._seq, ts or self._clock(), self._epoch, self._prev_b64, obj, default)
         return self._commit(entry)
 
     def append_many(
@@ -128,17 +141,21 @@ class LedgerWriter:
         return [self.append(r, default=default) for r in records]
 
     def _append_ledger(self, obj: dict[str, Any]) -> bytes:
-        entry = _build(self._seq, self._clock(), self._epoch, self._prev, obj)
+        entry = _build(self._seq, self._clock(), self._epoch, self._prev_b64, obj)
         return self._commit(entry)
 
     def _commit(self, entry: bytes) -> bytes:
         h = leaf_hash(entry)
-        line = frame_line(entry, mac_entry(self._key, entry))
+        line = entry[:-1] + b',"mac":"' + b2a_base64(self._mac.mac(entry), newline=False) + b'"}'
         self._frontier.append(h)
-        self._prev = h
+        self._set_prev(h)
         self._seq += 1
         self._dirty = True
         return line
+
+    def _set_prev(self, h: bytes) -> None:
+        self._prev = h
+        self._prev_b64 = b2a_base64(h, newline=False).decode("ascii")
 
     def seal(self) -> bytes | None:
         """End the current epoch: append its seal and evolve the key (erasing the old one).
@@ -154,6 +171,7 @@ class LedgerWriter:
         for i in range(len(self._key)):
             self._key[i] = 0
         self._key = bytearray(new)
+        self._mac = MacKey(new)
         self._epoch += 1
         self._dirty = False
         return line
@@ -181,7 +199,7 @@ class LedgerWriter:
             )
         h = leaf_hash(entry)
         self._frontier.append(h)
-        self._prev = h
+        self._set_prev(h)
         self._seq += 1
         if parsed.ledger_kind == SEAL:
             self._epoch = parsed.epoch + 1
@@ -210,6 +228,7 @@ class LedgerWriter:
         if epoch > self._epoch:
             self._dirty = False
         self._key = bytearray(key)
+        self._mac = MacKey(key)
         self._epoch = epoch
         self._stale = False
 

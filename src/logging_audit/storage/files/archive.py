@@ -75,9 +75,7 @@ def write_archive(
     return hashlib.sha256(blob).hexdigest()
 
 
-def _decrypt_stream(
-    raw: IO[bytes], path: Path, key_for: Callable[[str], bytes] | None
-) -> bytes:
+def _decrypt_stream(raw: IO[bytes], path: Path, key_for: Callable[[str], bytes] | None) -> bytes:
     header = raw.readline().rstrip(b"\n")
     try:
         meta = orjson.loads(header)
@@ -129,7 +127,7 @@ def iter_archive_lines(
         dctx = zstandard.ZstdDecompressor()
         try:
             with dctx.stream_reader(source) as reader:
-                text = io.BufferedReader(reader, buffer_size=_CHUNK)  # type: ignore[arg-type]  # zstandard's reader is a raw stream
+                text = io.BufferedReader(reader, buffer_size=_CHUNK)
                 yield from text
         except zstandard.ZstdError as exc:
             raise StorageError(f"archive {path} is corrupt: {exc}") from exc

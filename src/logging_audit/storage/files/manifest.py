@@ -44,6 +44,7 @@ class SegmentInfo:
     closed_at: str | None = None
     end_state: dict[str, Any] | None = None  # StreamStart fields at the segment's end
     archive: ArchiveInfo | None = None
+    kid: str | None = None  # data key of the segment's encrypted fields
 
     @property
     def is_open(self) -> bool:
@@ -138,6 +139,7 @@ def _seg_dict(s: SegmentInfo) -> dict[str, Any]:
         "closed_at": s.closed_at,
         "end_state": s.end_state,
         "archive": None,
+        "kid": s.kid,
     }
     if s.archive is not None:
         d["archive"] = {
@@ -158,7 +160,11 @@ def _seg_from(d: dict[str, Any]) -> SegmentInfo:
     )
     first = d["first_seq"]
     end = d.get("end_seq")
-    if type(d["id"]) is not int or type(first) is not int or (end is not None and type(end) is not int):
+    if (
+        type(d["id"]) is not int
+        or type(first) is not int
+        or (end is not None and type(end) is not int)
+    ):
         raise ValueError("segment id and seqs must be integers")
     return SegmentInfo(
         id=d["id"],
@@ -169,4 +175,5 @@ def _seg_from(d: dict[str, Any]) -> SegmentInfo:
         closed_at=d.get("closed_at"),
         end_state=d.get("end_state"),
         archive=archive,
+        kid=d.get("kid"),
     )

@@ -38,6 +38,7 @@ class StreamOptions:
     flush_interval: float = 0.2
     epoch_seconds: int = 900
     archive: bool = True
+    encrypt_archives: bool = False
     compression_level: int = 3
     multiprocess: bool = False
     verifier_path: Path | None = None

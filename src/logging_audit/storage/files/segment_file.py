@@ -1,9 +1,9 @@
-"""One open segment file: appends whole lines, tracks its own size and digest, never tears."""
+"""One open segment file: appends whole lines, tracks its own size, never tears."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
-import hashlib
 import os
 from pathlib import Path
 
@@ -38,14 +38,6 @@ class SegmentFile:
         except OSError as exc:
             raise StorageError(f"cannot open segment {path} for writing: {exc}") from exc
         self.path = path
-        self.sha256 = hashlib.sha256()
-        if not create and self.size:
-            try:
-                with path.open("rb") as f:
-                    while chunk := f.read(1 << 20):
-                        self.sha256.update(chunk)
-            except OSError as exc:
-                raise StorageError(f"cannot read segment {path}: {exc}") from exc
 
     def write(self, data: bytes) -> None:
         """Append ``data`` (whole lines) or raise :class:`StorageError`, leaving no partial line."""
@@ -59,13 +51,11 @@ class SegmentFile:
                 done += n
         except OSError as exc:
             if done:
-                try:
+                # On failure the torn tail is cut on the next open, and logged then.
+                with contextlib.suppress(OSError):
                     os.ftruncate(self.fd, self.size)
-                except OSError:
-                    pass  # the torn tail is cut on the next open, and logged then
             raise StorageError(f"cannot write to {self.path}: {exc.strerror or exc}") from exc
         self.size += len(data)
-        self.sha256.update(data)
 
     def sync(self) -> None:
         """fsync the file."""

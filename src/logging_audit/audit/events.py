@@ -1,0 +1,214 @@
+"""The audit event: taxonomy, typed event object, and its ledger fields.
+
+An event becomes one ledger entry. Its fields (compact JSON, sorted keys) are::
+
+    {"action":"login","actor":"user123","actor_type":"user","audit":1,
+     "clearance":2,"details":{...},"event_id":"…","event_type":"authentication",
+     "outcome":"success","source_ip":"192.168.1.1","source_node":"web-1", ...}
+
+plus the ledger's ``seq``, ``ts``, ``epoch`` and ``prev``. ``audit`` is the
+event format version. Optional fields (``resource``, ``source_ip``,
+``source_node``, ``agent_sig``) are left out when empty. The entry's ``ts``
+(recording time, UTC) is the event's time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from logging_audit.audit.limits import DEFAULT_LIMITS, Limits, normalize_details
+from logging_audit.errors import ConfigError, FramingError
+from logging_audit.persistence.models import ClearanceLevel, check_identifier
+
+__all__ = [
+    "EVENT_FORMAT",
+    "Action",
+    "ActorType",
+    "AgentSignature",
+    "AuditEvent",
+    "EventType",
+    "Outcome",
+    "event_from_fields",
+]
+
+EVENT_FORMAT = 1
+"""Value of the ``audit`` field: the version of the event's field layout."""
+
+
+class EventType(str, Enum):
+    """The event taxonomy's top level."""
+
+    AUTHENTICATION = "authentication"
+    DATA_ACCESS = "data_access"
+    ADMINISTRATIVE = "administrative"
+    SYSTEM = "system"
+    AGENT_ACTION = "agent_action"
+    QUERY = "query"
+
+
+class Outcome(str, Enum):
+    """Whether the action succeeded."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    UNKNOWN = "unknown"
+
+
+class ActorType(str, Enum):
+    """Who acted: a person, an automated agent, or the system itself."""
+
+    USER = "user"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+class Action:
+    """Well-known action names per event type (others are allowed)."""
+
+    LOGIN = "login"
+    LOGOUT = "logout"
+    MFA = "mfa"
+    READ = "read"
+    WRITE = "write"
+    DELETE = "delete"
+    EXPORT = "export"
+    USER_CREATE = "user_create"
+    USER_UPDATE = "user_update"
+    USER_DELETE = "user_delete"
+    ROLE_GRANT = "role_grant"
+    ROLE_REVOKE = "role_revoke"
+    CONFIG_CHANGE = "config_change"
+    STARTUP = "startup"
+    SHUTDOWN = "shutdown"
+    ERROR = "error"
+    SEARCH = "search"
+    COUNT = "count"
+    RETENTION_PRUNE = "retention_prune"
+    LEGAL_HOLD_PLACE = "legal_hold_place"
+    LEGAL_HOLD_RELEASE = "legal_hold_release"
+    AGENT_REGISTER = "agent_register"
+    AGENT_CLEARANCE_CHANGE = "agent_clearance_change"
+    POLICY_EVALUATE = "policy_evaluate"
+
+
+def _text(value: Any) -> str:
+    return value.value if isinstance(value, Enum) else value  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class AgentSignature:
+    """An agent's Ed25519 signature over the event (see ``agent_signing_payload``)."""
+
+    key_id: str
+    signature: str
+    """base64 of the 64-byte signature."""
+
+    def to_fields(self) -> dict[str, str]:
+        """The ``agent_sig`` field."""
+        return {"kid": self.key_id, "sig": self.signature}
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One security-relevant event, before or after it was recorded.
+
+    Construction validates and normalises every field: strings are bounded
+    (``limits.max_string``), ``details`` is turned into plain JSON and bounded
+    (see :func:`~logging_audit.audit.limits.normalize_details`).
+    """
+
+    event_type: str
+    action: str
+    actor: str
+    actor_type: str = ActorType.USER.value
+    outcome: str = Outcome.SUCCESS.value
+    resource: str | None = None
+    source_ip: str | None = None
+    source_node: str | None = None
+    clearance: ClearanceLevel = ClearanceLevel.LEVEL_1
+    details: Mapping[str, Any] = field(default_factory=dict)
+    event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    agent_sig: AgentSignature | None = None
+    limits: Limits = field(default=DEFAULT_LIMITS, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        n = self.limits.max_string
+        for name in ("event_type", "action", "actor", "actor_type", "outcome", "event_id"):
+            object.__setattr__(self, name, check_identifier(_text(getattr(self, name)), name, n))
+        for name in ("resource", "source_ip", "source_node"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, check_identifier(value, name, n))
+        object.__setattr__(self, "clearance", ClearanceLevel.coerce(self.clearance))
+        object.__setattr__(self, "details", normalize_details(self.details, self.limits))
+
+    @property
+    def success(self) -> bool:
+        """True when the outcome is ``success``."""
+        return self.outcome == Outcome.SUCCESS.value
+
+    def to_fields(self) -> dict[str, Any]:
+        """The caller fields of the ledger entry (the ledger adds seq, ts, epoch, prev)."""
+        fields: dict[str, Any] = {
+            "audit": EVENT_FORMAT,
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "action": self.action,
+            "actor": self.actor,
+            "actor_type": self.actor_type,
+            "outcome": self.outcome,
+            "clearance": int(self.clearance),
+            "details": self.details,
+        }
+        for name in ("resource", "source_ip", "source_node"):
+            value = getattr(self, name)
+            if value is not None:
+                fields[name] = value
+        if self.agent_sig is not None:
+            fields["agent_sig"] = self.agent_sig.to_fields()
+        return fields
+
+
+_LARGE = Limits(max_details_bytes=1 << 40, max_depth=10_000, max_string=1 << 30)
+
+
+def event_from_fields(fields: Mapping[str, Any]) -> AuditEvent:
+    """Rebuild an event from the caller fields of a stored entry.
+
+    The stored bytes are trusted only as far as their shape: anything that is
+    not an event of format :data:`EVENT_FORMAT` raises :class:`FramingError`.
+    Size limits are not applied (the event was bounded when it was recorded).
+    """
+    if fields.get("audit") != EVENT_FORMAT:
+        raise FramingError("entry is not an audit event of a known format")
+    sig = fields.get("agent_sig")
+    agent_sig = None
+    if sig is not None:
+        if not isinstance(sig, dict) or not all(isinstance(sig.get(k), str) for k in ("kid", "sig")):
+            raise FramingError("entry has a malformed 'agent_sig'")
+        agent_sig = AgentSignature(sig["kid"], sig["sig"])
+    details = fields.get("details", {})
+    if not isinstance(details, dict):
+        raise FramingError("entry 'details' is not an object")
+    try:
+        return AuditEvent(
+            event_type=fields["event_type"],
+            action=fields["action"],
+            actor=fields["actor"],
+            actor_type=fields["actor_type"],
+            outcome=fields["outcome"],
+            resource=fields.get("resource"),
+            source_ip=fields.get("source_ip"),
+            source_node=fields.get("source_node"),
+            clearance=fields["clearance"],
+            details=details,
+            event_id=fields["event_id"],
+            agent_sig=agent_sig,
+            limits=_LARGE,
+        )
+    except (KeyError, ConfigError) as exc:
+        raise FramingError(f"entry is not a well-formed audit event: {exc}") from exc

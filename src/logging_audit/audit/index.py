@@ -1,0 +1,155 @@
+"""Index columns derived from entry bytes: the one derivation used to write and to verify.
+
+Storage keeps each entry's framed line verbatim; every other column of the
+entries table is computed from it by :func:`derive_index`. ``verify_integrity``
+recomputes them from the bytes and names every column that differs.
+
+Text columns hold :func:`index_text` of the value: NUL (U+0000) becomes U+FFFD
+because PostgreSQL text cannot hold NUL. Equality search applies the same
+mapping to the value searched for; results are always decoded from the bytes,
+so what is returned is exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from logging_audit.audit.events import EVENT_FORMAT
+from logging_audit.errors import ConfigError, FramingError
+from logging_audit.ledger import Entry
+
+__all__ = [
+    "EVENT_COLUMNS",
+    "INDEX_COLUMNS",
+    "KIND_EVENT",
+    "KIND_OTHER",
+    "derive_index",
+    "index_text",
+    "json_body",
+    "search_text",
+    "ts_to_us",
+    "us_to_ts",
+]
+
+KIND_EVENT = "event"
+KIND_OTHER = "other"
+
+EVENT_COLUMNS = (
+    "event_id",
+    "event_type",
+    "action",
+    "outcome",
+    "actor",
+    "actor_type",
+    "resource",
+    "source_ip",
+    "source_node",
+)
+"""Text columns copied from the event's fields of the same name."""
+
+INDEX_COLUMNS = ("kind", "ts_us", *EVENT_COLUMNS, "clearance")
+"""Every derived column of the entries table, in table order (search text aside)."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_US = timedelta(microseconds=1)
+
+
+def index_text(value: str) -> str:
+    """The form of a string kept in an index column: NUL replaced by U+FFFD."""
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
+
+
+def ts_to_us(ts: str) -> int:
+    """Microseconds since the Unix epoch of an RFC 3339 time (``Z`` or an offset)."""
+    try:
+        text = ts[:-1] + "+00:00" if ts.endswith(("Z", "z")) else ts
+        when = datetime.fromisoformat(text)
+    except (ValueError, TypeError) as exc:
+        raise FramingError(f"entry time {ts!r} is not RFC 3339") from exc
+    if when.tzinfo is None:
+        raise FramingError(f"entry time {ts!r} has no time zone")
+    return (when - _EPOCH) // _US
+
+
+def us_to_ts(us: int) -> str:
+    """The RFC 3339 UTC text (microseconds, ``Z``) of microseconds since the epoch."""
+    try:
+        return (_EPOCH + us * _US).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    except OverflowError as exc:
+        raise ConfigError(f"time {us} µs is out of range") from exc
+
+
+def derive_index(entry: Entry) -> dict[str, Any]:
+    """Return every :data:`INDEX_COLUMNS` value of ``entry``.
+
+    For an audit event: the text columns (via :func:`index_text`), the
+    clearance and the time; for a seal or prune record only ``kind`` and ``ts_us``.
+    """
+    fields = entry.fields
+    out: dict[str, Any] = dict.fromkeys(INDEX_COLUMNS)
+    out["ts_us"] = ts_to_us(entry.ts)
+    kind = entry.ledger_kind
+    if kind is not None:
+        out["kind"] = kind
+        return out
+    if fields.get("audit") != EVENT_FORMAT:
+        out["kind"] = KIND_OTHER
+        return out
+    out["kind"] = KIND_EVENT
+    for name in EVENT_COLUMNS:
+        value = fields.get(name)
+        out[name] = index_text(value) if isinstance(value, str) else None
+    clearance = fields.get("clearance")
+    out["clearance"] = clearance if type(clearance) is int else None
+    return out
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+_TEXT_FIELDS = ("event_type", "action", "actor", "outcome", "resource", "source_ip", "source_node")
+
+
+def search_text(entry: Entry) -> str | None:
+    """The text indexed for full-text search: the event's strings and ``details``' strings.
+
+    ``None`` for ledger records.
+    """
+    fields = entry.fields
+    if entry.ledger_kind is not None or fields.get("audit") != EVENT_FORMAT:
+        return None
+    parts = [fields[k] for k in _TEXT_FIELDS if isinstance(fields.get(k), str)]
+    parts.extend(_strings(fields.get("details")))
+    return index_text(" ".join(parts))
+
+
+def _sanitize(value: Any) -> Any:
+    if isinstance(value, str):
+        return index_text(value)
+    if isinstance(value, dict):
+        return {index_text(k): _sanitize(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_sanitize(v) for v in value]
+    return value
+
+
+def json_body(entry: Entry) -> dict[str, Any] | None:
+    """The JSONB document kept beside an event in PostgreSQL: its fields, NUL-mapped.
+
+    ``None`` for ledger records.
+    """
+    if entry.ledger_kind is not None or entry.fields.get("audit") != EVENT_FORMAT:
+        return None
+    body = _sanitize(entry.fields)
+    assert isinstance(body, dict)
+    return body

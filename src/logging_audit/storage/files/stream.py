@@ -1,0 +1,753 @@
+"""A stream kept in files: the ledger writer, segments, seals, checkpoints, durability.
+
+Appends are queued as records and turned into framed lines by whichever thread
+flushes (the caller itself in ``"sync"`` mode — group commit — or the background
+flusher in ``"batched"`` mode), so the chain is built in exactly the order the
+lines reach the file. In ``multiprocess`` mode each flush takes an exclusive
+``flock`` on the stream, first adopts what other processes appended since, then
+writes; the chain therefore never forks, whoever writes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from logging_audit.crypto.data_keys import EncryptionKeyStore
+from logging_audit.crypto.fields import encrypt_fields
+from logging_audit.crypto.signing_keys import SigningKeyStore
+from logging_audit.errors import Error, FramingError, KeyStoreError, StorageError
+from logging_audit.ledger.framing import (
+    RESERVED_FIELDS,
+    ZERO_HASH,
+    b64,
+    now_ts,
+    parse_entry,
+    unframe_line,
+)
+from logging_audit.ledger.prune import StreamStart
+from logging_audit.ledger.seals import verify_mac
+from logging_audit.ledger.writer import LedgerWriter, WriterState
+from logging_audit.storage.files.archive import write_archive
+from logging_audit.storage.files.layout import StreamLayout
+from logging_audit.storage.files.manifest import ArchiveInfo, Manifest, SegmentInfo
+from logging_audit.storage.files.options import StreamOptions
+from logging_audit.storage.files.reading import iter_segment_lines
+from logging_audit.storage.files.segment_file import SegmentFile, fsync_dir
+
+__all__ = ["FileStream", "json_default"]
+
+_BATCH_MAX = 4096  # records queued before the appending thread flushes itself
+_MAX_PENDING = 1_000_000  # past this, appends fail instead of growing memory without bound
+
+
+def json_default(value: Any) -> Any:
+    """Make any value JSON-safe: bytes as base64, sets as sorted lists, the rest as ``repr``."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"$bytes": b64(bytes(value))}
+    if isinstance(value, set | frozenset):
+        try:
+            return sorted(value)
+        except TypeError:
+            return [repr(v) for v in value]
+    if isinstance(value, tuple):
+        return list(value)
+    try:
+        return repr(value)
+    except Exception:  # a broken __repr__ must not break logging
+        return f"<unrepresentable {type(value).__name__}>"
+
+
+def _end_state(writer: LedgerWriter) -> dict[str, Any]:
+    st = writer.state()
+    return {
+        "size": st.size,
+        "last_hash": b64(st.prev),
+        "frontier": [b64(h) for h in st.frontier],
+        "epoch": st.epoch,
+        "dirty": st.epoch_has_entries,
+    }
+
+
+def _state_from(end: Mapping[str, Any] | None, epoch: int) -> WriterState:
+    if not end:
+        return WriterState(0, ZERO_HASH, (), epoch, False)
+    start = StreamStart.from_fields(dict(end))
+    return WriterState(
+        start.size,
+        start.prev,
+        start.frontier,
+        int(end.get("epoch", epoch)),
+        bool(end.get("dirty", False)),
+    )
+
+
+class FileStream:
+    """One stream in ``log_dir/<name>/``, open for appending. Thread-safe."""
+
+    def __init__(self, options: StreamOptions) -> None:
+        """Open (creating if new) the stream; recovers from a crash and cuts a torn line."""
+        self.options = options
+        self.origin = options.origin
+        self.layout = StreamLayout(options.stream_dir)
+        self._lock = threading.Lock()  # pending queue and counters
+        self._flush_lock = threading.RLock()  # one flusher at a time; writer state
+        self._cv = threading.Condition()
+        self._pending: list[tuple[str, dict[str, Any]]] = []
+        self._submitted = 0
+        self._durable = 0
+        self._written = 0
+        self._error: StorageError | None = None
+        self._closed = False
+        self._flushing = False
+        self._cut: dict[str, Any] | None = None
+        self._prepare_dirs()
+        self._mp_fd = self._open_lock_files()
+        with self._file_lock():
+            existing = self.layout.manifest.exists()
+            self._open_keys(existing)
+            self._open_manifest(existing)
+            self._recover()
+            self._publish_pointer()
+        cut = self._take_cut()
+        if cut is not None:
+            self.append(
+                {
+                    "level": "WARNING",
+                    "logger": "logaudit",
+                    "node": options.node_id,
+                    "msg": "cut a torn last line left by a crash",
+                    "extra": cut,
+                }
+            )
+            self.flush(sync=True)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=_flusher,
+            args=(weakref.ref(self), self._stop),
+            daemon=True,
+            name=f"logaudit-flush-{options.name}",
+        )
+        self._thread.start()
+
+    # -- opening -------------------------------------------------------------
+    def _take_cut(self) -> dict[str, Any] | None:
+        cut, self._cut = self._cut, None
+        return cut
+
+    def _prepare_dirs(self) -> None:
+        lay = self.layout
+        try:
+            for d in (lay.root, lay.segments, lay.archive):
+                d.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create log directory {lay.root}: {exc}") from exc
+
+    def _open_lock_files(self) -> int:
+        lay = self.layout
+        try:
+            self._lock_fd = os.open(lay.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+            mp_fd = os.open(lay.root / ".writers", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        except OSError as exc:
+            raise StorageError(f"cannot open lock file in {lay.root}: {exc}") from exc
+        mode = fcntl.LOCK_SH if self.options.multiprocess else fcntl.LOCK_EX
+        try:
+            fcntl.flock(mp_fd, mode | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(mp_fd)
+            os.close(self._lock_fd)
+            raise StorageError(
+                f"stream {lay.root} is open in another process; open every writer with "
+                "multiprocess=True to share it"
+            ) from exc
+        return mp_fd
+
+    @contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        if not self.options.multiprocess:
+            yield
+            return
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _open_keys(self, existing: bool) -> None:
+        o = self.options
+        path = o.key_file or self.layout.keys / "signing.json"
+        if path.exists():
+            self.keys = SigningKeyStore.load(path)
+            if self.keys.origin != self.origin:
+                raise KeyStoreError(
+                    f"key file {path} belongs to stream {self.keys.origin!r}, not {self.origin!r}"
+                )
+        elif existing:
+            raise KeyStoreError(
+                f"key file {path} of the existing log in {self.layout.root} is missing; "
+                "refusing to create new keys for it"
+            )
+        else:
+            _mkdir_private(path.parent)
+            self.keys = SigningKeyStore.create(
+                path, self.origin, epoch_seconds=o.epoch_seconds, verifier_path=o.verifier_path
+            )
+        self.enc: EncryptionKeyStore | None = None
+        if o.encryption_enabled:
+            epath = o.encryption_key_file or (
+                o.key_file.with_name(o.key_file.stem + ".encryption.json")
+                if o.key_file
+                else self.layout.keys / "encryption.json"
+            )
+            if epath.exists():
+                self.enc = EncryptionKeyStore.load(epath)
+            else:
+                _mkdir_private(epath.parent)
+                self.enc = EncryptionKeyStore.create(epath)
+
+    def _open_manifest(self, existing: bool) -> None:
+        lay = self.layout
+        if existing:
+            self.manifest = Manifest.load(lay.manifest)
+            if self.manifest.origin != self.origin:
+                raise StorageError(
+                    f"{lay.manifest} belongs to stream {self.manifest.origin!r}, "
+                    f"not {self.origin!r}"
+                )
+        else:
+            self.manifest = Manifest(self.origin, [SegmentInfo(1, lay.segment_file(1), 0)])
+            self._new_segment_key(self.manifest.segments[0])
+            SegmentFile(lay.root / self.manifest.segments[0].file, create=True).close()
+            self.manifest.save(lay.manifest)
+
+    def _new_segment_key(self, seg: SegmentInfo) -> None:
+        if self.enc is not None:
+            kid, _ = self.enc.new_data_key()
+            seg.kid = kid
+
+    def _data_key(self) -> tuple[str, bytes] | None:
+        seg = self.manifest.current
+        if self.enc is None:
+            return None
+        if seg.kid is None:
+            self._new_segment_key(seg)
+            self.manifest.save(self.layout.manifest)
+        assert seg.kid is not None
+        return seg.kid, self.enc.data_key(seg.kid)
+
+    def _recover(self) -> None:
+        """Rebuild the writer from the open segment; cut a torn last line."""
+        segs = self.manifest.segments
+        seg = segs[-1]
+        state = _state_from(segs[-2].end_state if len(segs) > 1 else None, 0)
+        self.writer = LedgerWriter(self.origin, self.keys.epoch_key, state=state)
+        path = self.layout.root / seg.file
+        self._seg = SegmentFile(path, create=not path.exists())
+        self._adopt_file(path, 0, cut_torn=True)
+        self._sync_key(last_line=self._last_line)
+
+    def _adopt_file(self, path: Path, offset: int, *, cut_torn: bool) -> int:
+        """Adopt every line of ``path`` from ``offset``; returns the new offset."""
+        self._last_line: bytes | None = None
+        try:
+            with path.open("rb") as f:
+                f.seek(offset)
+                data = f.read()
+        except OSError as exc:
+            raise StorageError(f"cannot read segment {path}: {exc}") from exc
+        pos = 0
+        lineno = 0
+        while pos < len(data):
+            end = data.find(b"\n", pos)
+            line = data[pos : len(data) if end < 0 else end]
+            lineno += 1
+            try:
+                if end < 0:
+                    raise FramingError("line has no newline: torn by a crash")
+                entry, _mac = unframe_line(line)
+                if parse_entry(entry).seq < self.writer.size:
+                    pos = end + 1
+                    continue
+                self.writer.adopt(entry)
+            except FramingError as exc:
+                is_last = end < 0 or end == len(data) - 1
+                if not (cut_torn and is_last):
+                    raise StorageError(
+                        f"segment {path} is corrupt at line {lineno}: {exc}; "
+                        "run 'logaudit verify' to see what happened"
+                    ) from exc
+                self._cut_tail(path, offset + pos, line, str(exc))
+                return offset + pos
+            self._last_line = line
+            pos = end + 1
+        return offset + len(data)
+
+    def _cut_tail(self, path: Path, at: int, torn: bytes, why: str) -> None:
+        try:
+            os.truncate(path, at)
+        except OSError as exc:
+            raise StorageError(f"cannot cut the torn tail of {path}: {exc}") from exc
+        self._seg.size = at
+        self._cut = {
+            "segment": path.name,
+            "offset": at,
+            "bytes": len(torn),
+            "sha256": hashlib.sha256(torn).hexdigest(),
+            "reason": why,
+        }
+
+    def _sync_key(self, last_line: bytes | None) -> None:
+        """Bring the writer's epoch key in line with the key store (after recovery/adoption)."""
+        w, keys = self.writer, self.keys
+        if keys.epoch < w.epoch:
+            raise KeyStoreError(
+                f"key file {keys.path} is at epoch {keys.epoch} but the log in "
+                f"{self.layout.root} reached epoch {w.epoch}: it was written with another "
+                "key, or the key file was restored from an old copy"
+            )
+        if last_line is not None and keys.epoch == w.epoch:
+            entry, mac = unframe_line(last_line)
+            if parse_entry(entry).epoch == keys.epoch and not verify_mac(
+                keys.epoch_key, entry, mac
+            ):
+                raise KeyStoreError(
+                    f"the log in {self.layout.root} was not written with key file {keys.path}"
+                )
+        if w.key_stale or keys.epoch != w.epoch or w.epoch_key != keys.epoch_key:
+            w.rekey(keys.epoch, keys.epoch_key)
+
+    # -- shared streams ------------------------------------------------------
+    def _read_pointer(self) -> dict[str, Any] | None:
+        try:
+            raw = os.pread(self._lock_fd, 4096, 0)
+            return orjson.loads(raw.rstrip(b"\x00 \n")) if raw.strip(b"\x00 \n") else None
+        except (OSError, orjson.JSONDecodeError):
+            return None
+
+    def _publish_pointer(self) -> None:
+        if not self.options.multiprocess:
+            return
+        data = orjson.dumps(
+            {
+                "seg": self.manifest.current.id,
+                "offset": self._seg.size,
+                "size": self.writer.size,
+                "epoch": self.writer.epoch,
+            }
+        ).ljust(256, b" ")
+        try:
+            os.pwrite(self._lock_fd, data, 0)
+        except OSError as exc:
+            raise StorageError(f"cannot update {self.layout.lock}: {exc}") from exc
+
+    def _catch_up(self) -> None:
+        """Adopt what other processes appended since our last write (under the file lock)."""
+        ptr = self._read_pointer()
+        if ptr is None:
+            return
+        same_seg = ptr.get("seg") == self.manifest.current.id
+        if (
+            ptr.get("size") == self.writer.size
+            and ptr.get("epoch") == self.writer.epoch
+            and same_seg
+        ):
+            return
+        if not same_seg:
+            self.manifest = Manifest.load(self.layout.manifest)
+            for seg in self.manifest.segments:
+                if seg.end_seq is not None and seg.end_seq <= self.writer.size:
+                    continue
+                if seg.is_open:
+                    break
+                for line in iter_segment_lines(self.layout, seg, self._key_for):
+                    entry, _ = unframe_line(line)
+                    if parse_entry(entry).seq >= self.writer.size:
+                        self.writer.adopt(entry)
+            self._seg.close()
+            self._seg = SegmentFile(self.layout.root / self.manifest.current.file, create=False)
+            self._adopt_file(self._seg.path, 0, cut_torn=False)
+        else:
+            self._adopt_file(self._seg.path, self._seg.size, cut_torn=False)
+            self._seg.size = os.fstat(self._seg.fd).st_size
+        if ptr.get("epoch", self.writer.epoch) != self.keys.epoch or self.writer.key_stale:
+            self.keys = SigningKeyStore.load(self.keys.path)
+        self._sync_key(last_line=None)
+
+    def _key_for(self, kid: str) -> bytes:
+        if self.enc is None:
+            raise KeyStoreError("an archive is encrypted but encryption is not enabled")
+        return self.enc.data_key(kid)
+
+    # -- appending -----------------------------------------------------------
+    def append(self, fields: dict[str, Any], ts: str | None = None, *, owned: bool = False) -> None:
+        """Queue one record; in ``"sync"`` mode return only once it is on disk.
+
+        ``owned=True`` hands the dict over (it is not copied) and vouches that it
+        uses no name reserved by the ledger.
+        """
+        if not owned:
+            clash = RESERVED_FIELDS.intersection(fields)
+            if clash:
+                names = ", ".join(sorted(clash))
+                raise FramingError(f"field names reserved by the ledger: {names}")
+            fields = dict(fields)
+        if self._closed:
+            raise StorageError(f"stream {self.origin} is closed")
+        if self._error is not None:
+            self._retry_after_error()
+        with self._lock:
+            if len(self._pending) >= _MAX_PENDING:
+                raise StorageError(
+                    f"{len(self._pending)} records wait to be written to {self.layout.root}; "
+                    "refusing more until the disk accepts them"
+                )
+            self._pending.append((ts or now_ts(), fields))
+            self._submitted += 1
+            mine = self._submitted
+            full = len(self._pending) >= _BATCH_MAX
+        if self.options.durability == "sync":
+            self._wait_durable(mine)
+        elif full:
+            self.flush(sync=False)
+
+    def _retry_after_error(self) -> None:
+        self._error = None
+        self.flush(sync=True)  # raises StorageError again while the disk still refuses
+
+    def _wait_durable(self, mine: int) -> None:
+        while True:
+            with self._cv:
+                if self._durable >= mine:
+                    return
+                if self._error is not None:
+                    raise self._error
+                if self._flushing:
+                    self._cv.wait(0.5)
+                    continue
+                self._flushing = True
+            try:
+                self.flush(sync=True)
+            finally:
+                with self._cv:
+                    self._flushing = False
+                    self._cv.notify_all()
+
+    def flush(self, *, sync: bool = True) -> None:
+        """Write queued records now (and fsync with ``sync``)."""
+        with self._flush_lock:
+            with self._lock:
+                batch, self._pending = self._pending, []
+                upto = self._submitted
+            if batch:
+                try:
+                    with self._file_lock():
+                        if self.options.multiprocess:
+                            self._catch_up()
+                        self._write_batch(batch)
+                        if sync:
+                            self._seg.sync()
+                        self._publish_pointer()
+                except StorageError as exc:
+                    with self._lock:
+                        self._pending[:0] = batch
+                    self._error = exc
+                    with self._cv:
+                        self._cv.notify_all()
+                    raise
+            elif sync:
+                self._seg.sync()
+            with self._cv:
+                self._written = max(self._written, upto)
+                if sync:
+                    self._durable = max(self._durable, upto)
+                self._cv.notify_all()
+            if self._seg.size >= self.options.max_segment_bytes:
+                self.rotate()
+            elif self.keys.epoch_due():
+                self.seal()
+
+    def _write_batch(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
+        w = self.writer
+        snapshot = w.state()
+        key = w.epoch_key
+        dk = self._data_key()
+        enc_fields = self.options.encrypted_fields
+        lines = []
+        try:
+            for ts, fields in batch:
+                if dk is not None:
+                    safe = orjson.loads(orjson.dumps(fields, default=json_default))
+                    fields = encrypt_fields(safe, enc_fields, dk[1], dk[0], self.origin, w.size)
+                lines.append(w.append(fields, ts=ts, default=json_default, owned=True))
+            lines.append(b"")
+            self._seg.write(b"\n".join(lines))
+        except Error:
+            self.writer = LedgerWriter(self.origin, key, state=snapshot)
+            raise
+
+    # -- epochs, checkpoints, rotation ----------------------------------------------------
+    def seal(self) -> str | None:
+        """End the current epoch now: seal, fsync, checkpoint, evolve the key.
+
+        Returns the new signed checkpoint note (``None`` for an idle epoch).
+        """
+        with self._flush_lock, self._file_lock():
+            if self.options.multiprocess:
+                self._catch_up()
+            return self._seal_locked()
+
+    def _seal_locked(self) -> str | None:
+        with self._lock:
+            batch, self._pending = self._pending, []
+            upto = self._submitted
+        if batch:
+            try:
+                self._write_batch(batch)
+            except StorageError:
+                with self._lock:
+                    self._pending[:0] = batch
+                raise
+        line = self.writer.seal()
+        note = None
+        if line is not None:
+            self._seg.write(line + b"\n")
+        self._seg.sync()
+        with self._cv:
+            self._durable = self._written = max(self._written, upto)
+            self._cv.notify_all()
+        if line is not None:
+            note = self._write_checkpoint()
+        self.keys.advance_epoch()
+        if self.keys.epoch_key != self.writer.epoch_key:  # both evolve K(e) the same way
+            raise KeyStoreError(f"key file {self.keys.path} diverged from the writer's epoch key")
+        self._publish_pointer()
+        return note
+
+    def checkpoint(self) -> str:
+        """Write and return a signed checkpoint of everything appended so far."""
+        with self._flush_lock:
+            self.flush(sync=True)
+            with self._file_lock():
+                if self.options.multiprocess:
+                    self._catch_up()
+                return self._write_checkpoint()
+
+    def _write_checkpoint(self) -> str:
+        note = self.writer.checkpoint(self.keys.signer)
+        line = orjson.dumps({"size": self.writer.size, "note": note}) + b"\n"
+        path = self.layout.checkpoints
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                os.write(fd, line)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise StorageError(f"cannot append to {path}: {exc}") from exc
+        return note
+
+    def latest_checkpoint(self) -> str | None:
+        """The newest signed checkpoint note kept with the stream."""
+        from logging_audit.storage.files.reading import read_checkpoints
+
+        notes = read_checkpoints(self.layout)
+        return notes[-1] if notes else None
+
+    def rotate(self) -> None:
+        """Close the segment (seal, checkpoint), open the next, archive, apply retention."""
+        with self._flush_lock, self._file_lock():
+            if self.options.multiprocess:
+                self._catch_up()
+                if self._seg.size < self.options.max_segment_bytes:
+                    return  # another process rotated meanwhile
+            self._seal_locked()
+            seg = self.manifest.current
+            seg.end_seq = self.writer.size
+            seg.sha256 = _file_sha256(self._seg.path)
+            seg.closed_at = now_ts()
+            seg.end_state = _end_state(self.writer)
+            self._seg.close()
+            new = SegmentInfo(seg.id + 1, self.layout.segment_file(seg.id + 1), self.writer.size)
+            self._new_segment_key(new)
+            self._seg = SegmentFile(self.layout.root / new.file, create=True)
+            self.manifest.segments.append(new)
+            self.manifest.save(self.layout.manifest)
+            self._publish_pointer()
+            if self.options.archive:
+                self._archive(seg)
+            self._apply_retention_locked()
+
+    def _archive(self, seg: SegmentInfo) -> None:
+        src = self.layout.root / seg.file
+        key = None
+        if self.options.encrypt_archives and self.enc is not None:
+            key = self.enc.new_data_key()  # its own key: shredding field keys keeps it readable
+        rel = self.layout.archive_file(seg.id, key is not None)
+        digest = write_archive(
+            src,
+            self.layout.root / rel,
+            level=self.options.compression_level,
+            key=key,
+            origin=self.origin,
+        )
+        seg.archive = ArchiveInfo(rel, digest, key[0] if key else None)
+        self.manifest.save(self.layout.manifest)
+        try:
+            src.unlink()
+            fsync_dir(src.parent)
+        except OSError as exc:
+            raise StorageError(f"cannot remove archived segment {src}: {exc}") from exc
+
+    def archive_closed(self) -> int:
+        """Archive every closed segment not archived yet; returns how many."""
+        n = 0
+        with self._flush_lock, self._file_lock():
+            for seg in self.manifest.segments[:-1]:
+                if seg.archive is None and (self.layout.root / seg.file).exists():
+                    self._archive(seg)
+                    n += 1
+        return n
+
+    # -- retention -------------------------------------------------------------
+    @property
+    def legal_hold(self) -> bool:
+        """True while pruning is suspended (option or a ``LEGAL_HOLD`` file)."""
+        return self.options.legal_hold or self.layout.legal_hold.exists()
+
+    def prune(self, *, older_than: timedelta | None = None, now: datetime | None = None) -> int:
+        """Remove archives past retention; returns how many segments were pruned."""
+        with self._flush_lock, self._file_lock():
+            if self.options.multiprocess:
+                self._catch_up()
+            return self._apply_retention_locked(older_than=older_than, now=now)
+
+    def _apply_retention_locked(
+        self, *, older_than: timedelta | None = None, now: datetime | None = None
+    ) -> int:
+        if older_than is None:
+            if self.options.retention_days is None:
+                return 0
+            older_than = timedelta(days=self.options.retention_days)
+        if self.legal_hold:
+            return 0
+        cutoff = (now or datetime.now(timezone.utc)) - older_than
+        already = set(self.manifest.pruned.get("segments", [])) if self.manifest.pruned else set()
+        victims: list[SegmentInfo] = []
+        for seg in self.manifest.segments[:-1]:
+            if seg.id in already:
+                continue
+            closed = _parse_ts(seg.closed_at)
+            if closed is None or closed > cutoff or seg.end_state is None:
+                break
+            victims.append(seg)
+        if not victims:
+            return 0
+        last = victims[-1]
+        assert last.end_state is not None
+        start = StreamStart.from_fields(
+            {**last.end_state, "reason": f"retention: older than {older_than.days} days"}
+        )
+        with self._lock:
+            batch, self._pending = self._pending, []
+        if batch:
+            self._write_batch(batch)
+        self._seg.write(self.writer.prune(start) + b"\n")
+        self._seg.sync()
+        ids = sorted(already | {s.id for s in victims})
+        self.manifest.pruned = {
+            **start.to_fields(),
+            "segments": ids,
+            "at": now_ts(),
+            "epoch": last.end_state.get("epoch", 0),
+        }
+        self.manifest.save(self.layout.manifest)
+        for seg in victims:
+            for rel in (seg.file, seg.archive.file if seg.archive else None):
+                if rel is not None:
+                    with suppress(FileNotFoundError):
+                        (self.layout.root / rel).unlink()
+        self._publish_pointer()
+        return len(victims)
+
+    # -- closing ---------------------------------------------------------------
+    def close(self) -> None:
+        """Flush, seal the epoch, checkpoint, release locks. Idempotent."""
+        if self._closed:
+            return
+        self._stop.set()
+        self._thread.join(timeout=5)
+        try:
+            self.seal()
+        finally:
+            self._closed = True
+            with suppress(Error):
+                self._seg.close()
+            with suppress(OSError):
+                os.close(self._lock_fd)
+            with suppress(OSError):
+                os.close(self._mp_fd)
+
+    def background_tick(self) -> None:
+        """One run of the background flusher: write, fsync, seal when the epoch is due."""
+        if self._closed:
+            return
+        try:
+            self.flush(sync=True)
+        except StorageError as exc:
+            self._error = exc
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    try:
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    except OSError as exc:
+        raise StorageError(f"cannot read {path}: {exc}") from exc
+    return h.hexdigest()
+
+
+def _parse_ts(ts: str | None) -> datetime | None:
+    if ts is None:
+        return None
+    try:
+        return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def _mkdir_private(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise StorageError(f"cannot create key directory {path}: {exc}") from exc
+
+
+def _flusher(ref: Callable[[], FileStream | None], stop: threading.Event) -> None:
+    while True:
+        stream = ref()
+        if stream is None:
+            return
+        interval = stream.options.flush_interval
+        del stream
+        if stop.wait(interval):
+            return
+        stream = ref()
+        if stream is None:
+            return
+        stream.background_tick()
+        del stream
+        time.sleep(0)
