@@ -16,13 +16,25 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
+from binascii import b2a_base64
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
+
+import orjson
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from logging_audit.crypto import aead
 from logging_audit.errors import ConfigError, CryptoError
 
-__all__ = ["DEFAULT_ENCRYPTED_FIELDS", "ENC_FIELD", "decrypt_fields", "encrypt_fields", "field_aad"]
+__all__ = [
+    "DEFAULT_ENCRYPTED_FIELDS",
+    "ENC_FIELD",
+    "FieldCipher",
+    "decrypt_fields",
+    "encrypt_fields",
+    "field_aad",
+]
 
 ENC_FIELD = "enc"
 """The record field that holds the encrypted field group."""
@@ -152,3 +164,50 @@ def _b64_field(enc: Mapping[str, Any], name: str, seq: int) -> bytes:
         return base64.b64decode(value.encode("ascii"), validate=True)
     except (UnicodeEncodeError, binascii.Error) as exc:
         raise CryptoError(f"entry {seq}: {ENC_FIELD}.{name} is not valid base64") from exc
+
+
+class FieldCipher:
+    """Encrypts one stream's field groups under one data key, for the append hot path.
+
+    Produces exactly what :func:`encrypt_fields` produces (and
+    :func:`decrypt_fields` reads), but keeps the AES-GCM context and the AAD
+    prefix between entries, and serialises with ``default`` instead of failing
+    on values JSON cannot hold.
+    """
+
+    __slots__ = ("_aad_prefix", "_aead", "_kid", "_names")
+
+    def __init__(
+        self, key: bytes | bytearray, kid: str, origin: str, names: Collection[str]
+    ) -> None:
+        """Prepare to encrypt the fields ``names`` of entries of ``origin`` under ``kid``."""
+        if not isinstance(kid, str) or not kid:
+            raise ConfigError("kid must be a non-empty string")
+        if ENC_FIELD in names:
+            raise ConfigError(f"the {ENC_FIELD!r} field cannot itself be encrypted")
+        self._aead = AESGCM(bytes(key))
+        self._kid = kid
+        self._names = frozenset(names)
+        self._aad_prefix = field_aad(origin, 0)[:-1]
+
+    def encrypt(
+        self, record: dict[str, Any], seq: int, default: Callable[[Any], Any] | None = None
+    ) -> dict[str, Any]:
+        """Move the chosen fields of ``record`` (modified in place) into ``"enc"``."""
+        if ENC_FIELD in record:
+            raise ConfigError(f"record already has an {ENC_FIELD!r} field")
+        chosen = {name: record.pop(name) for name in self._names.intersection(record)}
+        if not chosen:
+            return record
+        try:
+            plaintext = orjson.dumps(chosen, default=default)
+        except (orjson.JSONEncodeError, TypeError) as exc:
+            raise ConfigError(f"cannot encrypt fields {sorted(chosen)}: {exc}") from exc
+        nonce = os.urandom(12)
+        ct = self._aead.encrypt(nonce, plaintext, self._aad_prefix + str(seq).encode("ascii"))
+        record[ENC_FIELD] = {
+            "kid": self._kid,
+            "nonce": b2a_base64(nonce, newline=False).decode("ascii"),
+            "ct": b2a_base64(ct, newline=False).decode("ascii"),
+        }
+        return record

@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from logging_audit.crypto.data_keys import EncryptionKeyStore
-from logging_audit.crypto.fields import encrypt_fields
+from logging_audit.crypto.fields import FieldCipher
 from logging_audit.crypto.signing_keys import SigningKeyStore
 from logging_audit.errors import Error, FramingError, KeyStoreError, StorageError
 from logging_audit.ledger.framing import (
@@ -112,6 +112,7 @@ class FileStream:
         self._closed = False
         self._flushing = False
         self._cut: dict[str, Any] | None = None
+        self._cipher: tuple[str, FieldCipher] | None = None
         self._prepare_dirs()
         self._mp_fd = self._open_lock_files()
         with self._file_lock():
@@ -236,15 +237,20 @@ class FileStream:
             kid, _ = self.enc.new_data_key()
             seg.kid = kid
 
-    def _data_key(self) -> tuple[str, bytes] | None:
-        seg = self.manifest.current
+    def _field_cipher(self) -> FieldCipher | None:
+        """The cipher of the open segment's data key (one data key per segment)."""
         if self.enc is None:
             return None
+        seg = self.manifest.current
         if seg.kid is None:
             self._new_segment_key(seg)
             self.manifest.save(self.layout.manifest)
         assert seg.kid is not None
-        return seg.kid, self.enc.data_key(seg.kid)
+        if self._cipher is None or self._cipher[0] != seg.kid:
+            key = self.enc.data_key(seg.kid)
+            cipher = FieldCipher(key, seg.kid, self.origin, self.options.encrypted_fields)
+            self._cipher = (seg.kid, cipher)
+        return self._cipher[1]
 
     def _recover(self) -> None:
         """Rebuild the writer from the open segment; cut a torn last line."""
@@ -481,14 +487,12 @@ class FileStream:
         w = self.writer
         snapshot = w.state()
         key = w.epoch_key
-        dk = self._data_key()
-        enc_fields = self.options.encrypted_fields
+        cipher = self._field_cipher()
         lines = []
         try:
             for ts, fields in batch:
-                if dk is not None:
-                    safe = orjson.loads(orjson.dumps(fields, default=json_default))
-                    fields = encrypt_fields(safe, enc_fields, dk[1], dk[0], self.origin, w.size)
+                if cipher is not None:
+                    fields = cipher.encrypt(fields, w.size, json_default)
                 lines.append(w.append(fields, ts=ts, default=json_default, owned=True))
             lines.append(b"")
             self._seg.write(b"\n".join(lines))
