@@ -8,6 +8,7 @@ import click
 
 from logging_audit import __version__
 from logging_audit._cli.keys import keys
+from logging_audit._cli.logs import archive, cat, checkpoint, prune, shred, tail, verify
 
 __all__ = ["cli", "main"]
 
@@ -18,7 +19,8 @@ def cli() -> None:
     """Tamper-evident, verifiable logs and audit trails."""
 
 
-cli.add_command(keys)
+for _command in (keys, verify, cat, tail, checkpoint, archive, prune, shred):
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -245,13 +245,17 @@ class StreamVerifier:
         rep.entries = self._count
         rep.tree_size = self._frontier.size
         rep.root_hash = None if self._tree_broken else self._frontier.root()
+        end = max(self._expected, self._frontier.size)
         for size in sorted(self._cps):
+            if size <= end:
+                continue  # not comparable: an earlier failure broke the tree before it
             for ref in self._cps[size]:
+                missing = size - end
                 self._fail(
                     FailureKind.TRUNCATED_TAIL,
-                    f"stream ends at {self._frontier.size} entries but {ref.label} signs "
-                    f"size {size}: {size - self._frontier.size} entries are missing at the tail",
-                    seq=self._frontier.size,
+                    f"stream ends at {end} entries but {ref.label} signs size {size}: "
+                    f"{missing} {'entry is' if missing == 1 else 'entries are'} missing at the tail",
+                    seq=end,
                 )
         self._cps.clear()
         if self._epoch_dirty and not self._epoch_sealed and self._epoch_first_seq is not None:
