@@ -105,7 +105,7 @@ class KeyStoreError(Error):
 
 
 class CryptoError(Error):
-    """Encryption, decryption, wrapping or unwrapping failed (wrong key, tampered data, shredded key)."""
+    """Encrypting, decrypting, wrapping or unwrapping failed (wrong key, tampering, shredded key)."""
 
 
 class StorageError(Error):

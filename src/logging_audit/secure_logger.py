@@ -325,9 +325,12 @@ _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)
 }
 
 
+_FORMATTER = logging.Formatter()
+
+
 def _record_ts(created: float) -> str:
     sec = int(created)
-    usec = int(round((created - sec) * 1_000_000))
+    usec = round((created - sec) * 1_000_000)
     if usec >= 1_000_000:
         sec, usec = sec + 1, usec - 1_000_000
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + f".{usec:06d}Z"
@@ -336,7 +339,7 @@ def _record_ts(created: float) -> str:
 def log_record_fields(
     record: logging.LogRecord,
     node_id: str,
-    format_exception: Callable[[Any], str] = logging.Formatter().formatException,
+    format_exception: Callable[[Any], str] | None = None,
 ) -> dict[str, Any]:
     """The fields of a stdlib :class:`logging.LogRecord` as a SecureLogger entry holds them."""
     fields: dict[str, Any] = {
@@ -350,7 +353,7 @@ def log_record_fields(
     if extra:
         fields["extra"] = extra
     if record.exc_info and record.exc_info[0] is not None:
-        fields["exc_info"] = format_exception(record.exc_info)
+        fields["exc_info"] = (format_exception or _FORMATTER.formatException)(record.exc_info)
     elif record.exc_text:
         fields["exc_info"] = record.exc_text
     if record.stack_info:

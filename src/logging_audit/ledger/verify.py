@@ -183,7 +183,8 @@ class StreamVerifier:
         return key
 
     def _check_mac(self, item: _Item) -> None:
-        assert item.entry is not None and item.mac is not None
+        assert item.entry is not None
+        assert item.mac is not None
         epoch = item.entry.epoch
         if epoch == self._mac_epoch and self._mac is not None:
             mac_key = self._mac
@@ -251,10 +252,11 @@ class StreamVerifier:
                 continue  # not comparable: an earlier failure broke the tree before it
             for ref in self._cps[size]:
                 missing = size - end
+                what = "entry is" if missing == 1 else "entries are"
                 self._fail(
                     FailureKind.TRUNCATED_TAIL,
                     f"stream ends at {end} entries but {ref.label} signs size {size}: "
-                    f"{missing} {'entry is' if missing == 1 else 'entries are'} missing at the tail",
+                    f"{missing} {what} missing at the tail",
                     seq=end,
                 )
         self._cps.clear()
