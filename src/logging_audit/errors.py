@@ -105,7 +105,7 @@ class KeyStoreError(Error):
 
 
 class CryptoError(Error):
-    """Encrypting, decrypting, wrapping or unwrapping failed (wrong key, tampering, shredded key)."""
+    """Encrypting, decrypting, wrapping or unwrapping failed (wrong key, tampering, shredding)."""
 
 
 class StorageError(Error):
