@@ -9,6 +9,8 @@ from a modified one. :func:`verify_stream` is the one-call form.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ LineInput = bytes | tuple[str | None, int, bytes]
 
 _RECENT = 256  # leaf hashes remembered for replay / insertion classification
 _PROBE = 64  # later epochs tried when a MAC fails, to name "too-new key" forgeries
+_MAX_JUMP = 1 << 20  # key evolutions one entry may ask for (about a year idle at 30 s epochs)
 
 
 @dataclass
@@ -86,6 +89,7 @@ class StreamVerifier:
         self._last: _Item | None = None
         self._last_flagged = False
         self._pending_mac_fail: _Item | None = None
+        self._deferred_cps: list[tuple[list[_CheckpointRef], bytes]] = []
         self._recent: OrderedDict[int, bytes] = OrderedDict()
         self._epoch: int | None = None
         self._epoch_dirty = False
@@ -126,12 +130,13 @@ class StreamVerifier:
             self._fail(FailureKind.FORGED_CHECKPOINT, f"{label} is malformed: {exc}")
             return None
         except NoteError as exc:
-            known = {v.name for v in verifiers}
-            named = _signer_names(note)
+            known = {(v.name, v.key_id) for v in verifiers}
+            named = _signers(note)
             if named and not named & known:
                 self._fail(
                     FailureKind.UNKNOWN_SIGNER,
-                    f"{label} is signed only by unknown key(s) {sorted(named)}",
+                    f"{label} is signed only by unknown key(s) "
+                    f"{sorted(f'{n}+{k:08x}' if k is not None else n for n, k in named)}",
                 )
             else:
                 self._fail(FailureKind.FORGED_CHECKPOINT, f"{label} does not verify: {exc}")
@@ -153,6 +158,14 @@ class StreamVerifier:
         if not refs or self._tree_broken:
             return
         root = self._frontier.root()
+        if self._pending_mac_fail is not None:
+            # The entry just appended failed its MAC: whether its bytes (and so this
+            # root) are intact is known only once the next entry arrives.
+            self._deferred_cps.append((refs, root))
+            return
+        self._compare_checkpoints(refs, root)
+
+    def _compare_checkpoints(self, refs: list[_CheckpointRef], root: bytes) -> None:
         for ref in refs:
             if ref.cp.root_hash == root:
                 self.report.checkpoints_verified += 1
@@ -164,6 +177,12 @@ class StreamVerifier:
                     f"{ref.cp.size}, but the stream's root there is {root.hex()[:16]}…",
                     seq=ref.cp.size - 1,
                 )
+
+    def _release_deferred(self, intact: bool) -> None:
+        deferred, self._deferred_cps = self._deferred_cps, []
+        if intact:
+            for refs, root in deferred:
+                self._compare_checkpoints(refs, root)
 
     # -- keys ------------------------------------------------------------
     def _key_for(self, epoch: int) -> bytes | None:
@@ -182,12 +201,21 @@ class StreamVerifier:
         self._key_epoch, self._key = at, key
         return key
 
+    def _lowest_derivable(self) -> int:
+        m = self.material
+        if m.epoch0_key is not None:
+            return 0
+        return m.current_epoch[0] if m.current_epoch is not None else 0
+
     def _check_mac(self, item: _Item) -> None:
         assert item.entry is not None
         assert item.mac is not None
         epoch = item.entry.epoch
         if epoch == self._mac_epoch and self._mac is not None:
             mac_key = self._mac
+        elif epoch - max(self._key_epoch or 0, self._lowest_derivable()) > _MAX_JUMP:
+            item.mac_state = False  # an implausible epoch: refuse to evolve a key that far
+            return
         else:
             key = self._key_for(epoch)
             if key is None:
@@ -235,14 +263,7 @@ class StreamVerifier:
             held, self._held = self._held, None
             self._process(held, None)
         rep = self.report
-        if self._pending_mac_fail is not None:
-            item = self._pending_mac_fail
-            assert item.entry is not None
-            if item.entry.seq < rep.covered_size:
-                self._fail_at(item, FailureKind.MODIFIED_MAC, "MAC does not match an intact entry")
-            else:
-                self._fail_at(item, FailureKind.MODIFIED_ENTRY, "MAC does not match the entry")
-            self._pending_mac_fail = None
+        self._classify_pending(None)
         rep.entries = self._count
         rep.tree_size = self._frontier.size
         rep.root_hash = None if self._tree_broken else self._frontier.root()
@@ -377,13 +398,19 @@ class StreamVerifier:
         if item is None:
             return False
         self._pending_mac_fail = None
-        if next_prev is not None and next_prev == item.h:
+        if next_prev is None and self._deferred_cps:
+            # End of stream: a signed checkpoint over this very entry tells.
+            intact = all(r.cp.root_hash == root for refs, root in self._deferred_cps for r in refs)
+        else:
+            intact = next_prev is not None and next_prev == item.h
+        if intact:
             self._fail_at(item, FailureKind.MODIFIED_MAC, "MAC altered; the entry bytes are intact")
         else:
             self._fail_at(
                 item, FailureKind.MODIFIED_ENTRY, "entry bytes altered: MAC does not match"
             )
             self._tree_broken = True
+        self._release_deferred(intact)
         return True
 
     def _accept(self, cur: _Item, *, check_chain: bool) -> None:
@@ -529,14 +556,19 @@ class StreamVerifier:
         self.report.pruned[0] = PrunedRange(rng.first, rng.last, recorded.reason, True)
 
 
-def _signer_names(note: str) -> set[str]:
-    names = set()
+def _signers(note: str) -> set[tuple[str, int | None]]:
+    """(name, key id) of every signature line, leniently (for naming a failure only)."""
+    found: set[tuple[str, int | None]] = set()
     for line in note.split("\n"):
         if line.startswith("\u2014 "):
             parts = line.split(" ")
             if len(parts) == 3:
-                names.add(parts[1])
-    return names
+                try:
+                    kid: int | None = int.from_bytes(base64.b64decode(parts[2])[:4], "big")
+                except (binascii.Error, ValueError):
+                    kid = None
+                found.add((parts[1], kid))
+    return found
 
 
 def verify_stream(

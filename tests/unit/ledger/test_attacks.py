@@ -328,6 +328,8 @@ def _set_msg(obj: dict[str, Any]) -> None:
     obj["msg"] = "rewritten by the attacker"
 
 
+FAKE_START = StreamStart(12, leaf_hash(b"fake"), (leaf_hash(b"fake 8"), leaf_hash(b"fake 4")))
+
 ATTACKS = [
     # -- modified entries and MACs --------------------------------------------------------
     AttackCase("modified entry, checked with K(0)", edit(2, _msg(2), b"e0 #X"),
@@ -408,6 +410,10 @@ ATTACKS = [
     # -- pruning -------------------------------------------------------------------------
     AttackCase("pruned head without a prune entry", keep(12), F.UNCONFIRMED_PRUNE, 12,
                start=lambda ls: _start(ls, 12), checkpoints=first_checkpoints(0)),
+    AttackCase("pruned head with a fabricated stream start and prune entry",
+               with_prune_entry(12, record=FAKE_START), F.CHECKPOINT_MISMATCH, 11,
+               start=lambda ls: FAKE_START, checkpoints=first_checkpoints(2),
+               reason="checkpoint #2", allow=frozenset({F.CHAIN_BREAK})),
     AttackCase("prune entry recording another tree state",
                with_prune_entry(12, record=StreamStart(12, bytes(32), _start(LINES, 12).frontier)),
                F.UNCONFIRMED_PRUNE, 22, line=11, start=lambda ls: _start(ls, 12),
@@ -485,7 +491,7 @@ ACCEPTED = [
                  expect={"first_seq": 12, "covered_size": 18, "checkpoints_verified": 1}),
     AcceptedCase("pruned head, the whole checkpoints file", with_prune_entry(12),
                  start=lambda ls: _start(ls, 12),
-                 expect={"first_seq": 12, "covered_size": 18}),
+                 expect={"first_seq": 12, "covered_size": 18, "checkpoints_verified": 2}),
     AcceptedCase("MAC of epoch 0 altered, public material cannot tell", flip_mac(2), "public",
                  expect={"mac_epochs_checked": [], "mac_epochs_unchecked": [0, 1, 2, 3]}),
     AcceptedCase("seal re-made with K(3), host material cannot tell", remac(5, K[3]), "current",

@@ -22,7 +22,7 @@ from logging_audit.ledger import (
     parse_entry,
     unframe_line,
 )
-from logging_audit.ledger.framing import MAC_SUFFIX_LEN
+from logging_audit.ledger.framing import MAC_SUFFIX_LEN, now_ts
 
 TS = "2026-11-29T10:00:00.123456Z"
 PREV = bytes(range(32))
@@ -176,6 +176,17 @@ def test_prev_must_be_32_bytes() -> None:
 def test_frame_line_rejects(entry: bytes, mac: bytes, message: str) -> None:
     with pytest.raises(FramingError, match=re.escape(message)):
         frame_line(entry, mac)
+
+
+def test_now_ts_has_the_format_ts_shape() -> None:
+    before = datetime.now(timezone.utc)
+    stamp = now_ts()
+    after = datetime.now(timezone.utc)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", stamp)
+    when = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    assert before - timedelta(seconds=1) <= when <= after + timedelta(seconds=1)
+    stamps = [now_ts() for _ in range(50)]
+    assert stamps == sorted(stamps)  # same width, so text order is time order
 
 
 def test_format_ts() -> None:

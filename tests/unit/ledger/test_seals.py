@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from logging_audit.errors import ConfigError
 from logging_audit.ledger import epoch_key, evolve_key, mac_entry, verify_mac
-from logging_audit.ledger.seals import EVOLVE_LABEL, SEAL, seal_fields
+from logging_audit.ledger.seals import EVOLVE_LABEL, SEAL, MacKey, seal_fields
 
 K0 = bytes(range(32))
 
@@ -95,3 +95,21 @@ def test_seal_fields() -> None:
         "size": 17,
         "root": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
     }
+
+
+@given(st.binary(min_size=32, max_size=32), st.binary(max_size=300))
+def test_mac_key_equals_hmac(key: bytes, entry: bytes) -> None:
+    prepared = MacKey(key)
+    mac = _hmac(key, entry)
+    assert prepared.mac(entry) == mac
+    assert prepared.mac(entry) == mac  # the prepared state is reused, not consumed
+    assert MacKey(bytearray(key)).mac(entry) == mac
+    assert prepared.verify(entry, mac)
+    assert not prepared.verify(entry, bytes(32))
+    assert not prepared.verify(entry, mac[:16])
+
+
+@pytest.mark.parametrize("size", [0, 31, 33, 64])
+def test_mac_key_refuses_wrong_sizes(size: int) -> None:
+    with pytest.raises(ConfigError, match=f"got {size}"):
+        MacKey(bytes(size))

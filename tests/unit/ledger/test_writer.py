@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from logging_audit.errors import ConfigError, FramingError
+from logging_audit.errors import ConfigError, FramingError, IntegrityError
 from logging_audit.ledger import (
     EMPTY_ROOT,
     ZERO_HASH,
@@ -205,3 +205,83 @@ def test_prune_records_the_stream_start() -> None:
     assert verify_mac(K0, entry.raw, mac)
     with pytest.raises(ConfigError, match="cannot prune 7 entries of a stream of 6"):
         w.prune(StreamStart(7, hashes[0], tuple(bytes(32) for _ in range(3))))
+
+
+# -- several writers of one stream (shared files) ------------------------------------------
+
+
+def _entry_bytes(line: bytes) -> bytes:
+    return unframe_line(line)[0]
+
+
+def _pair() -> tuple[LedgerWriter, LedgerWriter]:
+    """Two writers of one stream, with a clock that does not depend on who calls it."""
+    return (
+        LedgerWriter(ORIGIN, K0, clock=lambda: "2026-01-01T00:00:00.000000Z"),
+        LedgerWriter(ORIGIN, K0, clock=lambda: "2026-01-01T00:00:00.000000Z"),
+    )
+
+
+def test_adopt_follows_another_writers_entries() -> None:
+    a, b = _pair()
+    for i in range(3):
+        parsed = b.adopt(_entry_bytes(a.append({"i": i})))
+        assert parsed.seq == i
+    assert (b.size, b.root(), b.state()) == (a.size, a.root(), a.state())
+    assert not b.key_stale
+    # b continues exactly where a would have.
+    assert b.append({"i": 3}) == a.append({"i": 3})
+
+
+def test_adopt_refuses_a_fork() -> None:
+    a, b = _writer(), _writer()
+    a.append({"i": 0})
+    b.append({"i": 0, "other": True})
+    with pytest.raises(IntegrityError, match="forked"):
+        b.adopt(_entry_bytes(a.append({"i": 1})))
+    with pytest.raises(IntegrityError, match="forked"):
+        b.adopt(_entry_bytes(a.append({"i": 2})))
+
+
+def test_adopting_a_seal_makes_the_key_stale_until_rekey() -> None:
+    a, b = _pair()
+    b.adopt(_entry_bytes(a.append({"i": 0})))
+    seal = a.seal()
+    assert seal is not None
+    b.adopt(_entry_bytes(seal))
+    assert b.key_stale
+    assert (b.epoch, b.epoch_has_entries) == (1, False)
+    old = b._key  # the writer's own bytearray: rekey must wipe it
+    b.rekey(1, a.epoch_key)
+    assert old == bytearray(32)
+    assert not b.key_stale
+    assert b.epoch_key == epoch_key(K0, 1)
+    assert b.append({"i": 1}) == a.append({"i": 1})
+
+
+def test_adopting_an_entry_of_a_later_epoch() -> None:
+    a, b = _pair()
+    a.seal()  # empty epoch: no line, key evolves
+    b.adopt(_entry_bytes(a.append({"i": 0})))
+    assert b.key_stale
+    assert (b.epoch, b.epoch_has_entries) == (1, True)
+    b.rekey(1, epoch_key(K0, 1))
+    assert b.epoch_has_entries  # rekeying to the same epoch keeps its pending entries
+    assert b.append({"i": 1}) == a.append({"i": 1})
+
+
+def test_rekey_refusals() -> None:
+    w = _writer()
+    w.seal()
+    with pytest.raises(ConfigError, match="behind the stream's 1"):
+        w.rekey(0, K0)
+    with pytest.raises(ConfigError, match="32 bytes"):
+        w.rekey(2, bytes(16))
+    w.rekey(3, epoch_key(K0, 3))
+    assert (w.epoch, w.epoch_has_entries) == (3, False)
+
+
+def test_owned_fields_give_the_same_bytes() -> None:
+    a, b = _writer(), _writer()
+    for i in range(3):
+        assert a.append({"i": i, "msg": "m"}, owned=True) == b.append({"i": i, "msg": "m"})
