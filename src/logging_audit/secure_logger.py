@@ -276,6 +276,37 @@ class SecureLogger:
         """Apply ``retention_days`` now; returns how many segments were removed."""
         return self.stream.prune()
 
+    def rotate_encryption_key(self) -> None:
+        """Rotate the key-encryption key and continue in a new segment under a new data key.
+
+        Earlier entries stay readable (their data keys are re-wrapped under the new
+        key-encryption key) and verifiable.
+        """
+        enc = self.stream.enc
+        if enc is None:
+            raise ConfigError("encryption is not enabled for this log")
+        enc.rotate_kek()
+        self.stream.rotate()
+
+    def shred_segment(self, segment_id: int) -> str:
+        """Destroy the data key of one segment (crypto-shredding); returns its key id.
+
+        The segment's encrypted fields can never be read again; the log still
+        verifies, since hashes, MACs and checkpoints cover the ciphertext. The
+        open segment cannot be shredded: rotate first.
+        """
+        enc = self.stream.enc
+        if enc is None:
+            raise ConfigError("encryption is not enabled for this log")
+        segments = self.stream.manifest.segments
+        seg = next((s for s in segments if s.id == segment_id), None)
+        if seg is None or seg.kid is None:
+            raise ConfigError(f"segment {segment_id} does not exist or holds no encrypted fields")
+        if seg is segments[-1]:
+            raise ConfigError(f"segment {segment_id} is still open; rotate() before shredding it")
+        enc.shred(seg.kid)
+        return seg.kid
+
     def verifier_material(
         self, verifier_file: str | os.PathLike[str] | None = None
     ) -> VerifierMaterial:

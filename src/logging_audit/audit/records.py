@@ -40,9 +40,11 @@ class Requestor:
 
     requestor_id: str
     clearance: ClearanceLevel
+    actor_type: str = "user"
 
     def __post_init__(self) -> None:
         check_identifier(self.requestor_id, "requestor id")
+        check_identifier(self.actor_type, "requestor actor type")
         object.__setattr__(self, "clearance", ClearanceLevel.coerce(self.clearance))
 
 
