@@ -49,7 +49,9 @@ def _parse(raw: bytes) -> None:
     except Error as exc:  # pragma: no cover - a contract breach, reported with its type
         raise AssertionError(f"parse_entry raised {type(exc).__name__}, not FramingError") from exc
     assert entry.raw == raw
-    assert entry.seq >= 0 and entry.epoch >= 0 and len(entry.prev) == 32
+    assert entry.seq >= 0
+    assert entry.epoch >= 0
+    assert len(entry.prev) == 32
     assert not {"seq", "ts", "epoch", "prev", "mac"} & set(entry.fields)
 
 

@@ -71,13 +71,16 @@ def main() -> None:
     _write("framing", "not-an-object", b'["x",1,"mac":"' + b"A" * 43 + b'="}')
     _write("framing", "empty", b"")
     # notes
-    cp = sign_checkpoint(Checkpoint(fuzz_notes.ORIGIN, 7, bytes(range(32)), ("ext",)),
-                         fuzz_notes.SIGNER)  # fmt: skip
+    cp = sign_checkpoint(
+        Checkpoint(fuzz_notes.ORIGIN, 7, bytes(range(32)), ("ext",)), fuzz_notes.SIGNER
+    )
     _write("notes", "checkpoint", cps[0].encode())
     _write("notes", "checkpoint-extension", cp.encode())
     stranger = NoteSigner.from_seed("stranger.example", bytes(32))
-    _write("notes", "unknown-signer", sign_checkpoint(
-        Checkpoint(fuzz_notes.ORIGIN, 1, bytes(32)), [stranger, fuzz_notes.SIGNER]).encode())  # fmt: skip
+    twice = sign_checkpoint(
+        Checkpoint(fuzz_notes.ORIGIN, 1, bytes(32)), [stranger, fuzz_notes.SIGNER]
+    )
+    _write("notes", "unknown-signer", twice.encode())
     _write("notes", "verifier-key", fuzz_notes.SIGNER.verifier().to_string().encode())
     _write("notes", "signer-key", stranger.private_key_string().encode())
     _write("notes", "no-blank-line", b"example.com/fuzz\n1\nAAAA\n")

@@ -28,7 +28,7 @@ from types import TracebackType
 from typing import Any
 
 from logging_audit.crypto.verifier_file import VerifierFile
-from logging_audit.errors import ConfigError, Error
+from logging_audit.errors import ConfigError
 from logging_audit.ledger.verifier import VerifierMaterial
 from logging_audit.storage.files.options import DEFAULT_ENCRYPTED_FIELDS, StreamOptions
 from logging_audit.storage.files.stream import FileStream
@@ -81,6 +81,18 @@ def _exc_text(exc_info: ExcInfo) -> str | None:
     if ei[0] is None:
         return None
     return "".join(traceback.format_exception(*ei)).rstrip("\n")
+
+
+def _message(msg: object, args: tuple[object, ...]) -> str:
+    """``str(msg) % args`` as logging does it; a bad format or ``__str__`` never raises."""
+    try:
+        return str(msg) % args if args else str(msg)
+    except Exception as exc:  # as logging.Handler.handleError: the caller must not crash
+        try:
+            text = str(msg)
+        except Exception:
+            text = f"<unprintable {type(msg).__name__} message>"
+        return f"{text} [message arguments could not be formatted: {exc!r}; args={args!r}]"
 
 
 def _options(
@@ -208,7 +220,7 @@ class SecureLogger:
         lvl = level if isinstance(level, int) else _level(level)
         if lvl < self.level:
             return
-        text = str(msg) % args if args else str(msg)
+        text = _message(msg, args)
         fields: dict[str, Any] = {
             "level": logging.getLevelName(lvl),
             "logger": self.name,
@@ -424,7 +436,9 @@ class SecureHandler(logging.Handler):
         try:
             fields = log_record_fields(record, self._node)
             self._stream.append(fields, ts=_record_ts(record.created), owned=True)
-        except Error:
+        except RecursionError:  # as logging.StreamHandler does
+            raise
+        except Exception:
             self.handleError(record)
 
     def flush(self) -> None:

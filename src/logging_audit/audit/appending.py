@@ -21,10 +21,11 @@ from logging_audit.audit.driver import Driver, EntryRow, Tx
 from logging_audit.audit.index import derive_index
 from logging_audit.audit.keys import StreamKeys
 from logging_audit.audit.ledger_state import load_state, save_state
+from logging_audit.errors import FormatError, IntegrityError
 from logging_audit.ledger import (
     LedgerWriter,
-    StreamStart,
     NoteVerifier,
+    StreamStart,
     format_ts,
     leaf_hash,
     open_checkpoint,
@@ -69,16 +70,22 @@ class AppendBatch:
         self.state = load_state(tx)
         keys.sync(self.state.epoch)
         self.start: StreamStart | None = self.state.start
-        self.writer = LedgerWriter(
-            keys.store.origin,
-            keys.store.epoch_key,
-            state=self.state.writer_state(),
-            clock=self.now,
-        )
+        try:
+            self.writer = LedgerWriter(
+                keys.store.origin,
+                keys.store.epoch_key,
+                state=self.state.writer_state(),
+                clock=self.now,
+            )
+        except FormatError as exc:
+            raise IntegrityError(
+                f"the ledger_state row is inconsistent ({exc}): nothing can be appended; "
+                "run verify_integrity()"
+            ) from exc
         self.rows: list[EntryRow] = []
         self.notes: list[str] = []
         self.sealed = False
-        if seal_if_due and keys.store.epoch_due(clock()):
+        if seal_if_due and keys.epoch_due():
             self.seal()
 
     def now(self) -> str:

@@ -48,8 +48,7 @@ def parse_time_bound(value: TimeBound | None, what: str, *, end: bool = False) -
         return _us(start + _DAY if end else start)
     if not isinstance(value, str):
         raise ConfigError(
-            f"{what} must be an ISO date, an ISO datetime or a datetime, "
-            f"got {type(value).__name__}"
+            f"{what} must be an ISO date, an ISO datetime or a datetime, got {type(value).__name__}"
         )
     text = value.strip()
     if len(text) > 64:

@@ -94,11 +94,11 @@ class Driver(Protocol):
     ) -> Iterator[tuple[Any, ...]]:
         """Yield rows of a query on a snapshot of its own, in constant memory."""
 
-    def derived_extras(self, entry: Entry) -> tuple[Any, ...]:
-        """Values of :attr:`extra_columns` for ``entry``, as stored."""
-
     def compare_extras(self, entry: Entry, stored: Sequence[Any]) -> list[str]:
         """Names of the extra columns whose stored value differs from ``entry``'s."""
+
+    def table_exists(self, tx: Tx, name: str) -> bool:
+        """Whether the stream's table ``name`` exists."""
 
     def check_text_index(self, tx: Tx) -> str | None:
         """Check the full-text index against its table; a reason if it is damaged."""

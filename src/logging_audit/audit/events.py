@@ -188,7 +188,9 @@ def event_from_fields(fields: Mapping[str, Any]) -> AuditEvent:
     sig = fields.get("agent_sig")
     agent_sig = None
     if sig is not None:
-        if not isinstance(sig, dict) or not all(isinstance(sig.get(k), str) for k in ("kid", "sig")):
+        if not isinstance(sig, dict) or not all(
+            isinstance(sig.get(k), str) for k in ("kid", "sig")
+        ):
             raise FramingError("entry has a malformed 'agent_sig'")
         agent_sig = AgentSignature(sig["kid"], sig["sig"])
     details = fields.get("details", {})

@@ -12,6 +12,7 @@ so what is returned is exact.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -53,6 +54,7 @@ INDEX_COLUMNS = ("kind", "ts_us", *EVENT_COLUMNS, "clearance")
 """Every derived column of the entries table, in table order (search text aside)."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_WORD = re.compile(r"\w+")
 _US = timedelta(microseconds=1)
 
 
@@ -121,16 +123,18 @@ _TEXT_FIELDS = ("event_type", "action", "actor", "outcome", "resource", "source_
 
 
 def search_text(entry: Entry) -> str | None:
-    """The text indexed for full-text search: the event's strings and ``details``' strings.
+    """The text indexed for full-text search: the words of the event's strings and details.
 
-    ``None`` for ledger records.
+    Words are runs of Unicode word characters (as in :func:`~logging_audit.audit.query.text_terms`),
+    joined by spaces, so that SQLite's and PostgreSQL's tokenizers see the same
+    words. ``None`` for ledger records.
     """
     fields = entry.fields
     if entry.ledger_kind is not None or fields.get("audit") != EVENT_FORMAT:
         return None
     parts = [fields[k] for k in _TEXT_FIELDS if isinstance(fields.get(k), str)]
     parts.extend(_strings(fields.get("details")))
-    return index_text(" ".join(parts))
+    return " ".join(_WORD.findall(" ".join(parts)))
 
 
 def _sanitize(value: Any) -> Any:

@@ -74,7 +74,7 @@ def verify_store(
     last_leaf = start.prev if start is not None else None
     last_epoch: int | None = None
     expected_seq = pruned
-    for row in driver.stream(f"SELECT {columns} FROM entries ORDER BY seq"):
+    for row in driver.stream(f"SELECT {columns} FROM entries ORDER BY seq"):  # noqa: S608 (names only; values bound)
         seq, line = int(row[0]), bytes(row[1])
         verifier.feed(line, segment=_SEGMENT, line=seq)
         entry = _check_row(row, seq, line, len(ENTRY_COLUMNS), driver, failures)
@@ -124,7 +124,9 @@ def _check_row(
     except FramingError:
         return None  # the stream verifier names the malformed line
     if entry.seq != seq:
-        failures.append(IndexFailure(seq, "seq", f"the row's seq differs from the entry's ({entry.seq})"))
+        failures.append(
+            IndexFailure(seq, "seq", f"the row's seq differs from the entry's ({entry.seq})")
+        )
     if bytes(row[2]) != leaf_hash(raw):
         failures.append(IndexFailure(seq, "leaf_hash", "differs from the hash of the entry bytes"))
     for i, name in enumerate(ENTRY_COLUMNS[3:], start=3):
@@ -160,7 +162,5 @@ def _check_state(
     elif frontier_ok and frontier.hashes != state.frontier:
         out.append(IndexFailure(None, "ledger_state.frontier", "differs from the stored tree"))
     if last_epoch is not None and state.epoch < last_epoch:
-        out.append(
-            IndexFailure(None, "ledger_state.epoch", "is behind the last entry's epoch")
-        )
+        out.append(IndexFailure(None, "ledger_state.epoch", "is behind the last entry's epoch"))
     return out

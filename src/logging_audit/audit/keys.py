@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import hmac
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from logging_audit.audit.sealed_verifier import open_sealed_verifier, write_sealed_verifier
@@ -27,6 +29,10 @@ from logging_audit.errors import ConfigError, KeyStoreError
 from logging_audit.ledger import VerifierMaterial
 
 __all__ = ["KeyConfig", "StreamKeys"]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
 
 SIGNING_FILE = "signing.json"
 VERIFIER_FILE = "verifier.json"
@@ -71,13 +77,18 @@ class KeyConfig:
 class StreamKeys:
     """The loaded signing key store of one stream, kept at the database's epoch."""
 
-    def __init__(self, config: KeyConfig, store: SigningKeyStore) -> None:
+    def __init__(
+        self, config: KeyConfig, store: SigningKeyStore, clock: Callable[[], datetime]
+    ) -> None:
         """Internal: use :meth:`create` or :meth:`load`."""
         self.config = config
         self.store = store
+        self._clock = clock
 
     @classmethod
-    def create(cls, config: KeyConfig, origin: str) -> StreamKeys:
+    def create(
+        cls, config: KeyConfig, origin: str, clock: Callable[[], datetime] = _utcnow
+    ) -> StreamKeys:
         """Create the key files of a new database; refuse if a signing key file exists."""
         file = config.signing_file
         if file.exists() or file.is_symlink():
@@ -96,16 +107,23 @@ class StreamKeys:
             origin,
             epoch_seconds=config.epoch_seconds,
             verifier_path=config.verifier_file if plain else None,
+            now=clock(),
         )
         verifier = store.export_verifier()
         if config.keep_verifier and config.secret_key is not None:
             write_sealed_verifier(config.sealed_verifier_file, verifier, config.secret_key)
         if config.verifier_out is not None:
             verifier.save(config.verifier_out)
-        return cls(config, store)
+        return cls(config, store, clock)
 
     @classmethod
-    def load(cls, config: KeyConfig, origin: str, verifier_key: str) -> StreamKeys:
+    def load(
+        cls,
+        config: KeyConfig,
+        origin: str,
+        verifier_key: str,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> StreamKeys:
         """Load the keys of an existing database, checking they belong to it."""
         file = config.signing_file
         if not file.exists():
@@ -119,7 +137,7 @@ class StreamKeys:
                 f"key file {file} belongs to stream {store.origin!r} (key {store.verifier_key}),"
                 f" not to this database's stream {origin!r} (key {verifier_key})"
             )
-        keys = cls(config, store)
+        keys = cls(config, store, clock)
         if config.secret_key is not None:
             if not config.sealed_verifier_file.exists():
                 raise KeyStoreError(
@@ -148,8 +166,12 @@ class StreamKeys:
                 "or rolled back (the erased epoch keys cannot be recovered)"
             )
         while fresh.epoch < epoch:
-            fresh.advance_epoch()
+            fresh.advance_epoch(now=self._clock())
         self.store = fresh
+
+    def epoch_due(self) -> bool:
+        """Whether the current epoch has lasted ``epoch_seconds`` by the store's clock."""
+        return self.store.epoch_due(self._clock())
 
     # -- derived secrets and verifier material -----------------------------------------
 
@@ -183,5 +205,7 @@ class StreamKeys:
                 "only from the current epoch on (pass the verifier file to check all)"
             )
         if vf.origin != self.store.origin:
-            raise ConfigError(f"the verifier is for stream {vf.origin!r}, not {self.store.origin!r}")
+            raise ConfigError(
+                f"the verifier is for stream {vf.origin!r}, not {self.store.origin!r}"
+            )
         return vf.material(), source

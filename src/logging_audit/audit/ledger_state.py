@@ -53,7 +53,9 @@ def load_state(tx: Tx) -> StreamState:
             parsed = StreamStart.from_fields(orjson.loads(start))
         except (orjson.JSONDecodeError, FramingError) as exc:
             raise StorageError(f"the ledger_state row's prune start is corrupt: {exc}") from exc
-    return StreamState(int(size), bytes(prev), _split(bytes(frontier)), int(epoch), bool(dirty), parsed)
+    return StreamState(
+        int(size), bytes(prev), _split(bytes(frontier)), int(epoch), bool(dirty), parsed
+    )
 
 
 def save_state(tx: Tx, state: WriterState, start: StreamStart | None, now: str) -> None:

@@ -111,7 +111,9 @@ def _normalize(value: Any, path: str, depth: int, limits: Limits) -> Any:
     raise ConfigError(f"{_where(path)}: values of type {type(value).__name__} are not JSON")
 
 
-def normalize_details(details: Mapping[str, Any] | None, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+def normalize_details(
+    details: Mapping[str, Any] | None, limits: Limits = DEFAULT_LIMITS
+) -> dict[str, Any]:
     """Return ``details`` as plain JSON values, checked against ``limits``.
 
     datetimes, dates and times become ISO strings; UUID, Decimal and paths

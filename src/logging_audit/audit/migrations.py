@@ -50,10 +50,11 @@ def apply_migrations(
     A database newer than this code (a version above the last migration) is a
     :class:`StorageError`: this code must not write to it.
     """
-    tx.execute(
-        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
-        "description TEXT NOT NULL, applied_at TEXT NOT NULL)"
-    )
+    if not driver.table_exists(tx, "schema_version"):
+        tx.execute(
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, "
+            "description TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
     current = schema_version(tx)
     latest = migrations[-1].version
     if current > latest:
@@ -81,7 +82,9 @@ def apply_migrations(
 
 
 def backfill_from_entries(
-    tx: Tx, columns: Sequence[str], extra: Callable[..., tuple[object, ...]] | None = None,
+    tx: Tx,
+    columns: Sequence[str],
+    extra: Callable[..., tuple[object, ...]] | None = None,
     extra_columns: Sequence[str] = (),
 ) -> None:
     """Fill ``columns`` (index columns) and ``extra_columns`` of every row from its bytes.
@@ -93,7 +96,9 @@ def backfill_from_entries(
     assign = ", ".join(f"{c} = ?" for c in names)
     last = -1
     while True:
-        rows = tx.all("SELECT seq, line FROM entries WHERE seq > ? ORDER BY seq LIMIT 1000", (last,))
+        rows = tx.all(
+            "SELECT seq, line FROM entries WHERE seq > ? ORDER BY seq LIMIT 1000", (last,)
+        )
         if not rows:
             return
         for seq, line in rows:
@@ -106,4 +111,4 @@ def backfill_from_entries(
             values = [index[c] for c in columns]
             if extra is not None:
                 values.extend(extra(entry))
-            tx.execute(f"UPDATE entries SET {assign} WHERE seq = ?", (*values, seq))
+            tx.execute(f"UPDATE entries SET {assign} WHERE seq = ?", (*values, seq))  # noqa: S608 (names only; values bound)

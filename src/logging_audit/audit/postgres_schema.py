@@ -13,7 +13,9 @@ follow code points, exactly as in SQLite.
 from __future__ import annotations
 
 from logging_audit.audit.driver import Driver, Tx
+from logging_audit.audit.index import search_text
 from logging_audit.audit.migrations import Migration, backfill_from_entries
+from logging_audit.ledger import Entry
 
 __all__ = ["POSTGRES_MIGRATIONS"]
 
@@ -64,12 +66,12 @@ _V2 = (
     f"ALTER TABLE entries ADD COLUMN actor_type {_T}",
     f"ALTER TABLE entries ADD COLUMN source_ip {_T}",
     f"ALTER TABLE entries ADD COLUMN source_node {_T}",
+    "ALTER TABLE entries ADD COLUMN search_text text",
 )
 
 _V2_AFTER = (
     "ALTER TABLE entries ADD COLUMN tsv tsvector GENERATED ALWAYS AS "
-    "(jsonb_to_tsvector('simple'::regconfig, coalesce(body, '{}'::jsonb), '[\"string\"]')) "
-    "STORED",
+    "(to_tsvector('simple'::regconfig, coalesce(search_text, ''))) STORED",
     "CREATE INDEX entries_tsv ON entries USING gin (tsv)",
     "CREATE INDEX entries_body ON entries USING gin (body jsonb_path_ops)",
     "CREATE INDEX entries_resource_ts ON entries (resource, ts_us)",
@@ -84,8 +86,14 @@ _V2_AFTER = (
 )
 
 
+def _search_text(entry: Entry) -> tuple[object, ...]:
+    return (search_text(entry),)
+
+
 def _backfill_v2(driver: Driver, tx: Tx) -> None:
-    backfill_from_entries(tx, ("actor_type", "source_ip", "source_node"))
+    backfill_from_entries(
+        tx, ("actor_type", "source_ip", "source_node"), _search_text, ("search_text",)
+    )
 
 
 POSTGRES_MIGRATIONS = (

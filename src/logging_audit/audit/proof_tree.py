@@ -77,7 +77,9 @@ class StoredTree:
         if n <= 0 or begin < 0 or end > self._size:
             if n == 0 and 0 <= begin <= self._size:
                 return EMPTY_ROOT
-            raise ProofError(f"leaf range [{begin}, {end}) is outside the tree of size {self._size}")
+            raise ProofError(
+                f"leaf range [{begin}, {end}) is outside the tree of size {self._size}"
+            )
         if n & (n - 1) == 0 and begin % n == 0:
             level = n.bit_length() - 1
             if level < len(self._levels):

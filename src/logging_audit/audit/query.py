@@ -98,7 +98,9 @@ class FieldRef:
     @property
     def column(self) -> str | None:
         """The entries-table column, or ``None`` for a JSON path."""
-        return None if self.kind == "json" else self.name
+        if self.kind == "json":
+            return None
+        return "ts_us" if self.kind == "time" else self.name
 
 
 @dataclass(frozen=True)

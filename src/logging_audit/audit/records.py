@@ -19,7 +19,13 @@ from typing import Any
 
 from logging_audit.audit.events import AuditEvent
 from logging_audit.errors import ConfigError
-from logging_audit.ledger import Checkpoint, StreamStart, VerificationReport, leaf_hash, unframe_line
+from logging_audit.ledger import (
+    Checkpoint,
+    StreamStart,
+    VerificationReport,
+    leaf_hash,
+    unframe_line,
+)
 from logging_audit.persistence.models import ClearanceLevel, check_identifier
 
 __all__ = [

@@ -51,7 +51,7 @@ def list_holds(store: AuditStore, *, active_only: bool = False) -> list[LegalHol
     """Every legal hold (or only the active ones), oldest first."""
     where = " WHERE released_at IS NULL" if active_only else ""
     with store.driver.read() as tx:
-        rows = tx.all(f"SELECT {_HOLD_COLUMNS} FROM legal_holds{where} ORDER BY placed_at")
+        rows = tx.all(f"SELECT {_HOLD_COLUMNS} FROM legal_holds{where} ORDER BY placed_at")  # noqa: S608 (names only; values bound)
     return [_hold(r) for r in rows]
 
 
@@ -84,13 +84,15 @@ def place_hold(
         if tx.one("SELECT 1 FROM legal_holds WHERE hold_id = ?", (hold_id,)):
             raise ConfigError(f"legal hold {hold_id!r} already exists")
         tx.execute(
-            f"INSERT INTO legal_holds ({_HOLD_COLUMNS}) VALUES (?, ?, ?, ?, ?, NULL)",
+            f"INSERT INTO legal_holds ({_HOLD_COLUMNS}) VALUES (?, ?, ?, ?, ?, NULL)",  # noqa: S608 (names only; values bound)
             (hold_id, text, reason, placed_by, hold.placed_at),
         )
         batch = AppendBatch(tx, store.keys, store.now)
         event = _admin_event(
-            store, placed_by, Action.LEGAL_HOLD_PLACE, {"hold_id": hold_id, "reason": reason,
-                                                        "criteria": hold.criteria}
+            store,
+            placed_by,
+            Action.LEGAL_HOLD_PLACE,
+            {"hold_id": hold_id, "reason": reason, "criteria": hold.criteria},
         )
         batch.add(event.to_fields())
         batch.commit()
@@ -104,7 +106,7 @@ def release_hold(store: AuditStore, hold_id: str, released_by: str) -> LegalHold
     check_identifier(released_by, "released_by")
     now = store._now()
     with store.driver.write() as tx:
-        row = tx.one(f"SELECT {_HOLD_COLUMNS} FROM legal_holds WHERE hold_id = ?", (hold_id,))
+        row = tx.one(f"SELECT {_HOLD_COLUMNS} FROM legal_holds WHERE hold_id = ?", (hold_id,))  # noqa: S608 (names only; values bound)
         if row is None:
             raise ConfigError(f"no legal hold {hold_id!r}")
         hold = _hold(row)
@@ -140,7 +142,10 @@ def prune_before(store: AuditStore, before: datetime, actor: str) -> PruneResult
             where, params = compile_query(
                 EventQuery.build(hold.criteria), ClearanceLevel.LEVEL_5, driver.dialect
             )
-            first = tx.one(f"SELECT min(seq) FROM entries WHERE {where} AND seq < ?", (*params, end))
+            first = tx.one(
+                f"SELECT min(seq) FROM entries WHERE {where} AND seq < ?",  # noqa: S608 (names only; values bound)
+                (*params, end),
+            )
             if first is not None and first[0] is not None:
                 end = int(first[0])
                 held_by.append(hold.hold_id)

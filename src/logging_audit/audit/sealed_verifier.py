@@ -25,8 +25,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from logging_audit.crypto import VerifierFile, aead
-from logging_audit.crypto import _files
+from logging_audit.crypto import VerifierFile, _files, aead
 from logging_audit.errors import ConfigError, CryptoError, KeyStoreError
 
 __all__ = ["SEALED_VERIFIER_KIND", "open_sealed_verifier", "secret_bytes", "write_sealed_verifier"]

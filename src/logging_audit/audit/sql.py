@@ -98,6 +98,9 @@ class SqliteDialect(Dialect):
         return f"(json_type({doc}, ?) IN ({kind}) AND json_extract({doc}, ?) {{op}} ?)", [value]
 
     def _eq(self, path: str, value: Any) -> tuple[str, list[Any]]:
+        if isinstance(value, str) and "\x00" in value:
+            # json_extract() stops at NUL; ``->`` returns the exact JSON text (SQLite >= 3.38)
+            return f"({self._DOC} -> ?) = ?", [path, orjson.dumps(value).decode()]
         sql, extra = self._typed(value)
         if "{op}" in sql:
             return sql.replace("{op}", "="), [path, path, *extra]
@@ -125,6 +128,10 @@ class SqliteDialect(Dialect):
             sql, extra = self._typed(value)
             return sql.replace("{op}", _CMP[op]), [path, path, *extra]
         if op == "contains":
+            if "\x00" in value:
+                needle = orjson.dumps(value).decode()[1:-1]
+                sql = f"(json_type({doc}, ?) = 'text' AND instr({doc} -> ?, ?) > 0)"
+                return sql, [path, path, needle]
             sql = f"(json_type({doc}, ?) = 'text' AND instr(json_extract({doc}, ?), ?) > 0)"
             return sql, [path, path, value]
         raise AssertionError(op)  # pragma: no cover

@@ -76,20 +76,17 @@ _V2_AFTER = (
     "CREATE VIRTUAL TABLE entries_fts USING fts5("
     "search_text, content='entries', content_rowid='seq')",
     "INSERT INTO entries_fts (entries_fts) VALUES ('rebuild')",
-    """CREATE TRIGGER entries_fts_insert AFTER INSERT ON entries
-       WHEN new.search_text IS NOT NULL BEGIN
+    """CREATE TRIGGER entries_fts_insert AFTER INSERT ON entries BEGIN
          INSERT INTO entries_fts (rowid, search_text) VALUES (new.seq, new.search_text);
        END""",
-    """CREATE TRIGGER entries_fts_delete AFTER DELETE ON entries
-       WHEN old.search_text IS NOT NULL BEGIN
+    """CREATE TRIGGER entries_fts_delete AFTER DELETE ON entries BEGIN
          INSERT INTO entries_fts (entries_fts, rowid, search_text)
          VALUES ('delete', old.seq, old.search_text);
        END""",
     """CREATE TRIGGER entries_fts_update AFTER UPDATE OF search_text ON entries BEGIN
          INSERT INTO entries_fts (entries_fts, rowid, search_text)
-           SELECT 'delete', old.seq, old.search_text WHERE old.search_text IS NOT NULL;
-         INSERT INTO entries_fts (rowid, search_text)
-           SELECT new.seq, new.search_text WHERE new.search_text IS NOT NULL;
+           VALUES ('delete', old.seq, old.search_text);
+         INSERT INTO entries_fts (rowid, search_text) VALUES (new.seq, new.search_text);
        END""",
 )
 

@@ -12,6 +12,7 @@ Keys live beside the database: ``<database>.keys/`` (see :mod:`~logging_audit.au
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -25,7 +26,7 @@ from logging_audit.audit.driver import ENTRY_COLUMNS, EntryRow
 from logging_audit.audit.index import search_text
 from logging_audit.audit.keys import KeyConfig
 from logging_audit.audit.limits import DEFAULT_LIMITS, Limits
-from logging_audit.audit.sql import SQLITE
+from logging_audit.audit.sql import SQLITE, Dialect
 from logging_audit.audit.sqlite_schema import SQLITE_MIGRATIONS
 from logging_audit.audit.store import AuditStore
 from logging_audit.crypto import DEFAULT_EPOCH_SECONDS
@@ -37,7 +38,7 @@ __all__ = ["SqliteDriver", "SqliteEventStore", "default_key_dir"]
 Synchronous = Literal["FULL", "NORMAL"]
 
 _INSERT = (
-    f"INSERT INTO entries ({', '.join(ENTRY_COLUMNS)}, search_text) "
+    f"INSERT INTO entries ({', '.join(ENTRY_COLUMNS)}, search_text) "  # noqa: S608 (names only; values bound)
     f"VALUES ({', '.join('?' * (len(ENTRY_COLUMNS) + 1))})"
 )
 
@@ -97,9 +98,9 @@ class _SqliteTx:
 class SqliteDriver:
     """:class:`~logging_audit.audit.driver.Driver` for one SQLite database file."""
 
-    dialect = SQLITE
-    backend = "sqlite"
-    extra_columns = ("search_text",)
+    dialect: Dialect = SQLITE
+    backend: str = "sqlite"
+    extra_columns: tuple[str, ...] = ("search_text",)
 
     def __init__(self, path: str | os.PathLike[str], *, synchronous: Synchronous = "FULL") -> None:
         """Open (creating if needed) the database at ``path``."""
@@ -134,10 +135,9 @@ class SqliteDriver:
             try:
                 yield _SqliteTx(self._conn, self._where)
             except BaseException:
-                try:
+                # the error may have ended the transaction already
+                with contextlib.suppress(sqlite3.Error):
                     self._conn.execute("ROLLBACK")
-                except sqlite3.Error:  # the error may have ended the transaction already
-                    pass
                 raise
             try:
                 self._conn.execute("COMMIT")
@@ -157,9 +157,7 @@ class SqliteDriver:
     ) -> Iterator[tuple[Any, ...]]:
         """Rows of ``sql`` from a read-only connection of their own (one snapshot)."""
         try:
-            conn = sqlite3.connect(
-                self.path.resolve().as_uri() + "?mode=ro", uri=True, timeout=60
-            )
+            conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, timeout=60)
         except sqlite3.Error as exc:
             raise _map_error(exc, self._where) from exc
         try:
@@ -172,15 +170,15 @@ class SqliteDriver:
         finally:
             conn.close()
 
-    def derived_extras(self, entry: Entry) -> tuple[Any, ...]:
-        return (search_text(entry),)
-
     def compare_extras(self, entry: Entry, stored: Sequence[Any]) -> list[str]:
         return ["search_text"] if stored[0] != search_text(entry) else []
 
+    def table_exists(self, tx: Any, name: str) -> bool:
+        return tx.one("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)) is not None
+
     def check_text_index(self, tx: Any) -> str | None:
         try:
-            tx.execute("INSERT INTO entries_fts (entries_fts) VALUES ('integrity-check')")
+            tx.execute("INSERT INTO entries_fts (entries_fts, rank) VALUES ('integrity-check', 1)")
         except StorageError as exc:
             return f"the FTS5 index does not match the entries table ({exc})"
         return None

@@ -124,9 +124,13 @@ class AuditStore:
                     raise ConfigError(
                         f"{driver.describe()} holds stream {meta['origin']!r}, not {origin!r}"
                     )
-                self._keys = StreamKeys.load(keys, meta["origin"], meta["verifier_key"])
+                self._keys = StreamKeys.load(
+                    keys, meta["origin"], meta["verifier_key"], self._clock
+                )
             else:
-                self._keys = StreamKeys.create(keys, origin or default_origin(self.node_id))
+                self._keys = StreamKeys.create(
+                    keys, origin or default_origin(self.node_id), self._clock
+                )
                 now = self._now()
                 for key, value in (
                     ("origin", self._keys.store.origin),
@@ -287,11 +291,9 @@ class AuditStore:
         if type(limit) is not int or not 1 <= limit <= MAX_PAGE:
             raise ConfigError(f"limit must be an integer from 1 to {MAX_PAGE}, got {limit!r}")
         after = None if cursor is None else self._cursors.decode(cursor, query, requestor)
-        where, params = compile_query(
-            query, requestor.clearance, self._driver.dialect, after=after
-        )
+        where, params = compile_query(query, requestor.clearance, self._driver.dialect, after=after)
         col = sort_column(query)
-        sql = f"SELECT seq, line, {col} FROM entries WHERE {where} {order_by(query)} LIMIT ?"
+        sql = f"SELECT seq, line, {col} FROM entries WHERE {where} {order_by(query)} LIMIT ?"  # noqa: S608 (names only; values bound)
         with self._driver.read() as tx:
             rows = tx.all(sql, [*params, limit + 1])
         more = len(rows) > limit
@@ -310,7 +312,7 @@ class AuditStore:
         self._check_open()
         where, params = compile_query(query, requestor.clearance, self._driver.dialect)
         with self._driver.read() as tx:
-            row = tx.one(f"SELECT count(*) FROM entries WHERE {where}", params)
+            row = tx.one(f"SELECT count(*) FROM entries WHERE {where}", params)  # noqa: S608 (names only; values bound)
         n = int(row[0]) if row else 0
         self.record_query(requestor, "count", query, n)
         return n
@@ -333,7 +335,7 @@ class AuditStore:
         """
         self._check_open()
         where, params = compile_query(query, requestor.clearance, self._driver.dialect)
-        sql = f"SELECT line FROM entries WHERE {where} {order_by(query)}"
+        sql = f"SELECT line FROM entries WHERE {where} {order_by(query)}"  # noqa: S608 (names only; values bound)
         return self._iter(sql, params, query, requestor, purpose, batch_size, details or {})
 
     def _iter(
@@ -398,9 +400,7 @@ class AuditStore:
         """The public checkpoint verifier key (``name+hex(id)+base64(…)``)."""
         return self._keys.store.verifier_key
 
-    def verifier_material(
-        self, verifier_path: str | None = None
-    ) -> tuple[VerifierMaterial, str]:
+    def verifier_material(self, verifier_path: str | None = None) -> tuple[VerifierMaterial, str]:
         """Verifier material (best at hand, or from ``verifier_path``) and what it covers."""
         return self._keys.verifier_material(verifier_path)
 

@@ -195,4 +195,3 @@ class PolicyDecision:
             "rule_id": self.rule_id,
             "reason": self.reason,
         }
-

@@ -70,7 +70,7 @@ def test_keys_are_sorted_and_compact() -> None:
 
 # -- round trips ------------------------------------------------------------------------------
 
-json_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=20)
+json_text = st.text(st.characters(codec="utf-8"), max_size=20)  # no lone surrogates
 json_values = st.recursive(
     st.none()
     | st.booleans()

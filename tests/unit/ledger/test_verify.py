@@ -215,3 +215,26 @@ def test_a_huge_epoch_number_does_not_stall_verification(
     report = verify_stream([*lines, forged], material, checkpoints=checkpoints)
     assert not report.verified
     assert report.failures[0].seq == 22
+
+
+@pytest.mark.timeout(5)
+@pytest.mark.parametrize("material_name", ["full_material", "current_material"])
+def test_forged_lines_cannot_each_buy_a_long_key_derivation(
+    stream: Stream, material_name: str, request: pytest.FixtureRequest
+) -> None:
+    """Epoch jumps that stay under any per-entry bound must not add up: a handful of
+    forged lines, each claiming an epoch about a million past the last, must not cost
+    seconds of key evolution apiece (verification time must not be the attacker's to set).
+    """
+    material: VerifierMaterial = request.getfixturevalue(material_name)
+    _, lines, checkpoints = stream
+    forged = []
+    prev = leaf_hash(unframe_line(lines[-1])[0])
+    for i in range(3):
+        epoch = 3 + (i + 1) * ((1 << 20) - 1)
+        raw = build_entry(22 + i, "2026-01-01T01:00:00.000000Z", epoch, prev, {"msg": i})
+        forged.append(frame_line(raw, mac_entry(bytes(32), raw)))
+        prev = leaf_hash(raw)
+    report = verify_stream([*lines, *forged], material, checkpoints=checkpoints)
+    assert not report.verified
+    assert report.failures[0].seq == 22

@@ -27,7 +27,15 @@ import orjson
 from logging_audit.crypto.data_keys import EncryptionKeyStore
 from logging_audit.crypto.fields import FieldCipher
 from logging_audit.crypto.signing_keys import SigningKeyStore
-from logging_audit.errors import Error, FramingError, KeyStoreError, StorageError
+from logging_audit.errors import (
+    ConfigError,
+    Error,
+    FramingError,
+    IntegrityError,
+    KeyStoreError,
+    NoteError,
+    StorageError,
+)
 from logging_audit.ledger.framing import (
     RESERVED_FIELDS,
     ZERO_HASH,
@@ -36,8 +44,9 @@ from logging_audit.ledger.framing import (
     parse_entry,
     unframe_line,
 )
+from logging_audit.ledger.notes import verify_note
 from logging_audit.ledger.prune import StreamStart
-from logging_audit.ledger.seals import verify_mac
+from logging_audit.ledger.seals import evolve_key, verify_mac
 from logging_audit.ledger.writer import LedgerWriter, WriterState
 from logging_audit.storage.files.archive import write_archive
 from logging_audit.storage.files.layout import StreamLayout
@@ -46,10 +55,11 @@ from logging_audit.storage.files.options import StreamOptions
 from logging_audit.storage.files.reading import iter_segment_lines
 from logging_audit.storage.files.segment_file import SegmentFile, fsync_dir
 
-__all__ = ["FileStream", "json_default"]
+__all__ = ["FileStream", "json_default", "json_safe"]
 
 _BATCH_MAX = 4096  # records queued before the appending thread flushes itself
 _MAX_PENDING = 1_000_000  # past this, appends fail instead of growing memory without bound
+_MAX_KEY_LAG = 64  # epochs a key file may lag behind its log and still be evolved on open
 
 
 def json_default(value: Any) -> Any:
@@ -67,6 +77,57 @@ def json_default(value: Any) -> Any:
         return repr(value)
     except Exception:  # a broken __repr__ must not break logging
         return f"<unrepresentable {type(value).__name__}>"
+
+
+_MAX_DEPTH = 64  # deeper (or self-referencing) values are logged as their repr
+
+
+def _safe_str(text: str) -> str:
+    """``text`` as a plain str that UTF-8 can hold (lone surrogates escaped)."""
+    text = text[:]  # a str subclass becomes a plain str
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        return _safe_str(repr(value))
+    except Exception:  # a broken __repr__ must not break logging
+        return f"<unrepresentable {type(value).__name__}>"
+
+
+def json_safe(value: Any, _path: frozenset[int] = frozenset()) -> Any:
+    """A copy of ``value`` that any JSON encoder takes, for what :func:`json_default` cannot fix.
+
+    Keys become strings, integers beyond 64 bits become decimal strings, lone
+    surrogates are escaped, a container inside itself (or nested deeper than
+    64 levels) becomes its ``repr``; everything else as :func:`json_default` has it.
+    """
+    if value is None or isinstance(value, bool | float):
+        return value
+    if isinstance(value, int):
+        return int(value) if -(1 << 63) <= value < (1 << 64) else str(value)
+    if isinstance(value, str):
+        return _safe_str(value)
+    if id(value) in _path or len(_path) >= _MAX_DEPTH:
+        return _safe_repr(value)
+    inner = _path | {id(value)}
+    if isinstance(value, dict):
+        return {_json_key(k): json_safe(v, inner) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v, inner) for v in value]
+    return json_safe(json_default(value), inner)
+
+
+def _json_key(key: Any) -> str:
+    if isinstance(key, str):
+        return _safe_str(key)
+    if key is None or isinstance(key, bool | int | float):
+        return str(key)
+    return _safe_repr(key)
 
 
 def _end_state(writer: LedgerWriter) -> dict[str, Any]:
@@ -108,31 +169,32 @@ class FileStream:
         self._submitted = 0
         self._durable = 0
         self._written = 0
-        self._error: StorageError | None = None
+        self._error: Error | None = None
         self._closed = False
         self._flushing = False
         self._cut: dict[str, Any] | None = None
         self._cipher: tuple[str, FieldCipher] | None = None
         self._prepare_dirs()
         self._mp_fd = self._open_lock_files()
-        with self._file_lock():
-            existing = self.layout.manifest.exists()
-            self._open_keys(existing)
-            self._open_manifest(existing)
-            self._recover()
-            self._publish_pointer()
-        cut = self._take_cut()
-        if cut is not None:
-            self.append(
-                {
-                    "level": "WARNING",
-                    "logger": "logaudit",
-                    "node": options.node_id,
-                    "msg": "cut a torn last line left by a crash",
-                    "extra": cut,
-                }
-            )
-            self.flush(sync=True)
+        try:
+            with self._file_lock():
+                existing = self.layout.manifest.exists()
+                self._open_keys(existing)
+                self._open_manifest(existing)
+                self._recover()
+                self._publish_pointer()
+            cut = self._take_cut()
+            if cut is not None:
+                self.append(self._cut_record(cut), owned=True)
+                self.flush(sync=True)
+        except BaseException:
+            # Release the log, so that the same process can open it once the problem is fixed.
+            with suppress(Error, AttributeError):
+                self._seg.close()
+            for fd in (self._mp_fd, self._lock_fd):
+                with suppress(OSError):
+                    os.close(fd)
+            raise
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=_flusher,
@@ -194,6 +256,8 @@ class FileStream:
                 raise KeyStoreError(
                     f"key file {path} belongs to stream {self.keys.origin!r}, not {self.origin!r}"
                 )
+            if existing:
+                self._check_signer(path)
         elif existing:
             raise KeyStoreError(
                 f"key file {path} of the existing log in {self.layout.root} is missing; "
@@ -214,8 +278,29 @@ class FileStream:
             if epath.exists():
                 self.enc = EncryptionKeyStore.load(epath)
             else:
+                if existing and any(
+                    s.kid is not None for s in Manifest.load(self.layout.manifest).segments
+                ):
+                    raise KeyStoreError(
+                        f"encryption key file {epath} of the encrypted log in "
+                        f"{self.layout.root} is missing; refusing to create new keys for it"
+                    )
                 _mkdir_private(epath.parent)
                 self.enc = EncryptionKeyStore.create(epath)
+
+    def _check_signer(self, path: Path) -> None:
+        """Refuse a key file that did not sign the log's latest checkpoint (another log's)."""
+        note = _last_checkpoint_note(self.layout.checkpoints)
+        if note is None:
+            return
+        try:
+            verify_note(note, (self.keys.verifier,))
+        except NoteError as exc:
+            raise KeyStoreError(
+                f"key file {path} did not sign the checkpoints of the log in "
+                f"{self.layout.root}: it is another log's key file (or "
+                f"{self.layout.checkpoints.name} was altered: run 'logaudit verify')"
+            ) from exc
 
     def _open_manifest(self, existing: bool) -> None:
         lay = self.layout
@@ -261,7 +346,7 @@ class FileStream:
         path = self.layout.root / seg.file
         self._seg = SegmentFile(path, create=not path.exists())
         self._adopt_file(path, 0, cut_torn=True)
-        self._sync_key(last_line=self._last_line)
+        self._sync_key(self._last_line, path)
 
     def _adopt_file(self, path: Path, offset: int, *, cut_torn: bool) -> int:
         """Adopt every line of ``path`` from ``offset``; returns the new offset."""
@@ -285,7 +370,7 @@ class FileStream:
                 if parse_entry(entry).seq < self.writer.size:
                     pos = end + 1
                     continue
-                self.writer.adopt(entry)
+                self._adopt(entry, path, lineno)
             except FramingError as exc:
                 is_last = end < 0 or end == len(data) - 1
                 if not (cut_torn and is_last):
@@ -313,23 +398,38 @@ class FileStream:
             "reason": why,
         }
 
-    def _sync_key(self, last_line: bytes | None) -> None:
-        """Bring the writer's epoch key in line with the key store (after recovery/adoption)."""
+    def _sync_key(self, last_line: bytes | None, path: Path | None = None) -> None:
+        """Bring the writer's epoch key in line with the key store (after recovery/adoption).
+
+        ``last_line`` (the last line adopted, from ``path``) proves whose key wrote
+        the log. If it proves that the key file merely lags behind the log (a
+        crash or a full disk between sealing an epoch and saving the evolved key),
+        the key file is evolved as the writer would have done.
+        """
         w, keys = self.writer, self.keys
-        if keys.epoch < w.epoch:
-            raise KeyStoreError(
-                f"key file {keys.path} is at epoch {keys.epoch} but the log in "
-                f"{self.layout.root} reached epoch {w.epoch}: it was written with another "
-                "key, or the key file was restored from an old copy"
-            )
-        if last_line is not None and keys.epoch == w.epoch:
+        confirmed = False
+        if last_line is not None:
             entry, mac = unframe_line(last_line)
-            if parse_entry(entry).epoch == keys.epoch and not verify_mac(
-                keys.epoch_key, entry, mac
-            ):
+            epoch = parse_entry(entry).epoch
+            if keys.epoch <= epoch <= keys.epoch + _MAX_KEY_LAG:
+                key = keys.epoch_key
+                for _ in range(epoch - keys.epoch):
+                    key = evolve_key(key)
+                if not verify_mac(key, entry, mac):
+                    raise KeyStoreError(
+                        f"the log in {self.layout.root} was not written with key file "
+                        f"{keys.path}: the last line of {path} does not verify with it"
+                    )
+                confirmed = True
+        if keys.epoch < w.epoch:
+            if not confirmed or w.epoch - keys.epoch > _MAX_KEY_LAG:
                 raise KeyStoreError(
-                    f"the log in {self.layout.root} was not written with key file {keys.path}"
+                    f"key file {keys.path} is at epoch {keys.epoch} but the log in "
+                    f"{self.layout.root} reached epoch {w.epoch}: it was written with another "
+                    "key, or the key file was restored from an old copy"
                 )
+            while keys.epoch < w.epoch:
+                keys.advance_epoch()
         if w.key_stale or keys.epoch != w.epoch or w.epoch_key != keys.epoch_key:
             w.rekey(keys.epoch, keys.epoch_key)
 
@@ -358,37 +458,83 @@ class FileStream:
             raise StorageError(f"cannot update {self.layout.lock}: {exc}") from exc
 
     def _catch_up(self) -> None:
-        """Adopt what other processes appended since our last write (under the file lock)."""
-        ptr = self._read_pointer()
-        if ptr is None:
-            return
-        same_seg = ptr.get("seg") == self.manifest.current.id
-        if (
-            ptr.get("size") == self.writer.size
-            and ptr.get("epoch") == self.writer.epoch
-            and same_seg
-        ):
-            return
-        if not same_seg:
+        """Adopt what other processes appended since our last write (under the file lock).
+
+        A line without its newline at the end of the open segment can only be
+        the torn write of a writer that died holding the lock: it is cut off,
+        and the cut is logged, as on reopening.
+        """
+        ptr = self._read_pointer() or {}
+        last: bytes | None = None
+        if ptr.get("seg", self.manifest.current.id) != self.manifest.current.id:
             self.manifest = Manifest.load(self.layout.manifest)
             for seg in self.manifest.segments:
                 if seg.end_seq is not None and seg.end_seq <= self.writer.size:
                     continue
                 if seg.is_open:
                     break
-                for line in iter_segment_lines(self.layout, seg, self._key_for):
+                for lineno, line in enumerate(
+                    iter_segment_lines(self.layout, seg, self._key_for), 1
+                ):
                     entry, _ = unframe_line(line)
                     if parse_entry(entry).seq >= self.writer.size:
-                        self.writer.adopt(entry)
+                        self._adopt(entry, self.layout.root / seg.file, lineno)
+                        last = line
             self._seg.close()
             self._seg = SegmentFile(self.layout.root / self.manifest.current.file, create=False)
-            self._adopt_file(self._seg.path, 0, cut_torn=False)
+            self._adopt_file(self._seg.path, 0, cut_torn=True)
         else:
-            self._adopt_file(self._seg.path, self._seg.size, cut_torn=False)
-            self._seg.size = os.fstat(self._seg.fd).st_size
+            size = self._file_size()
+            if (
+                size == self._seg.size
+                and ptr.get("size", self.writer.size) == self.writer.size
+                and ptr.get("epoch", self.writer.epoch) == self.writer.epoch
+            ):
+                return
+            if size < self._seg.size:
+                raise StorageError(
+                    f"segment {self._seg.path} shrank from {self._seg.size} to {size} bytes "
+                    "while open: it was truncated behind the writers' back"
+                )
+            self._adopt_file(self._seg.path, self._seg.size, cut_torn=True)
+            self._seg.size = self._file_size()
         if ptr.get("epoch", self.writer.epoch) != self.keys.epoch or self.writer.key_stale:
             self.keys = SigningKeyStore.load(self.keys.path)
-        self._sync_key(last_line=None)
+        self._sync_key(self._last_line or last, self._seg.path)
+        self._queue_cut_record()
+
+    def _file_size(self) -> int:
+        try:
+            return os.fstat(self._seg.fd).st_size
+        except OSError as exc:
+            raise StorageError(f"cannot stat segment {self._seg.path}: {exc}") from exc
+
+    def _adopt(self, entry: bytes, path: Path, lineno: int) -> None:
+        try:
+            self.writer.adopt(entry)
+        except IntegrityError as exc:
+            raise IntegrityError(
+                f"segment {path} line {lineno} does not continue the log in "
+                f"{self.layout.root} ({exc}): it was altered or comes from another "
+                "log; run 'logaudit verify' to see what happened"
+            ) from exc
+
+    def _cut_record(self, cut: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "level": "WARNING",
+            "logger": "logaudit",
+            "node": self.options.node_id,
+            "msg": "cut a torn last line left by a crash",
+            "extra": cut,
+        }
+
+    def _queue_cut_record(self) -> None:
+        """Queue the record of a torn line cut while catching up (written by the next flush)."""
+        cut = self._take_cut()
+        if cut is not None:
+            with self._lock:
+                self._pending.append((now_ts(), self._cut_record(cut)))
+                self._submitted += 1
 
     def _key_for(self, kid: str) -> bytes:
         if self.enc is None:
@@ -429,7 +575,7 @@ class FileStream:
 
     def _retry_after_error(self) -> None:
         self._error = None
-        self.flush(sync=True)  # raises StorageError again while the disk still refuses
+        self.flush(sync=True)  # raises again while the disk still refuses
 
     def _wait_durable(self, mine: int) -> None:
         while True:
@@ -450,23 +596,32 @@ class FileStream:
                     self._cv.notify_all()
 
     def flush(self, *, sync: bool = True) -> None:
-        """Write queued records now (and fsync with ``sync``)."""
+        """Write queued records now (and fsync with ``sync``).
+
+        If writing fails the records stay queued (nothing is lost or torn) and
+        the error is raised here and by the next append until a write succeeds.
+        """
+        if self._closed:
+            return  # close() wrote everything; nothing can be queued after it
         with self._flush_lock:
             with self._lock:
                 batch, self._pending = self._pending, []
                 upto = self._submitted
             if batch:
+                written = False
                 try:
                     with self._file_lock():
                         if self.options.multiprocess:
                             self._catch_up()
                         self._write_batch(batch)
+                        written = True
                         if sync:
                             self._seg.sync()
                         self._publish_pointer()
-                except StorageError as exc:
-                    with self._lock:
-                        self._pending[:0] = batch
+                except Error as exc:
+                    if not written:
+                        with self._lock:
+                            self._pending[:0] = batch
                     self._error = exc
                     with self._cv:
                         self._cv.notify_all()
@@ -479,7 +634,7 @@ class FileStream:
                     self._durable = max(self._durable, upto)
                 self._cv.notify_all()
             if self._seg.size >= self.options.max_segment_bytes:
-                self.rotate()
+                self._rotate(only_if_full=True)
             elif self.keys.epoch_due():
                 self.seal()
 
@@ -491,14 +646,29 @@ class FileStream:
         lines = []
         try:
             for ts, fields in batch:
-                if cipher is not None:
-                    fields = cipher.encrypt(fields, w.size, json_default)
-                lines.append(w.append(fields, ts=ts, default=json_default, owned=True))
+                lines.append(self._encode(w, cipher, ts, fields))
             lines.append(b"")
             self._seg.write(b"\n".join(lines))
         except Error:
             self.writer = LedgerWriter(self.origin, key, state=snapshot)
             raise
+
+    @staticmethod
+    def _encode(
+        w: LedgerWriter, cipher: FieldCipher | None, ts: str, fields: dict[str, Any]
+    ) -> bytes:
+        """One framed line; values JSON cannot hold never lose the record (see ``json_safe``)."""
+        try:
+            if cipher is None:
+                return w.append(fields, ts=ts, default=json_default, owned=True)
+            record = cipher.encrypt(dict(fields), w.size, json_default)
+            return w.append(record, ts=ts, default=json_default, owned=True)
+        except (FramingError, ConfigError):
+            # e.g. non-string keys, integers beyond 64 bits, lone surrogates
+            safe = json_safe({k: v for k, v in fields.items() if k not in RESERVED_FIELDS})
+            if cipher is not None:
+                safe = cipher.encrypt(safe, w.size)
+            return w.append(safe, ts=ts, owned=True)
 
     # -- epochs, checkpoints, rotation ----------------------------------------------------
     def seal(self) -> str | None:
@@ -518,23 +688,31 @@ class FileStream:
         if batch:
             try:
                 self._write_batch(batch)
-            except StorageError:
+            except Error:
                 with self._lock:
                     self._pending[:0] = batch
                 raise
-        line = self.writer.seal()
-        note = None
+        w = self.writer
+        snapshot, key = w.state(), w.epoch_key
+        line = w.seal()
         if line is not None:
-            self._seg.write(line + b"\n")
+            try:
+                self._seg.write(line + b"\n")
+            except Error:
+                # The seal is not in the file: the writer must not be past it either.
+                self.writer = LedgerWriter(self.origin, key, state=snapshot)
+                raise
         self._seg.sync()
         with self._cv:
             self._durable = self._written = max(self._written, upto)
             self._cv.notify_all()
-        if line is not None:
-            note = self._write_checkpoint()
-        self.keys.advance_epoch()
+        # Evolve the key file right after the seal (forward security, and a failed
+        # checkpoint below must not leave it behind the log).
+        while self.keys.epoch < self.writer.epoch:
+            self.keys.advance_epoch()
         if self.keys.epoch_key != self.writer.epoch_key:  # both evolve K(e) the same way
             raise KeyStoreError(f"key file {self.keys.path} diverged from the writer's epoch key")
+        note = self._write_checkpoint() if line is not None else None
         self._publish_pointer()
         return note
 
@@ -570,22 +748,31 @@ class FileStream:
         return notes[-1] if notes else None
 
     def rotate(self) -> None:
-        """Close the segment (seal, checkpoint), open the next, archive, apply retention."""
+        """Close the segment (seal, checkpoint), open the next, archive, apply retention.
+
+        An empty segment is left open: there is nothing to close.
+        """
+        self._rotate(only_if_full=False)
+
+    def _rotate(self, *, only_if_full: bool) -> None:
         with self._flush_lock, self._file_lock():
             if self.options.multiprocess:
                 self._catch_up()
-                if self._seg.size < self.options.max_segment_bytes:
-                    return  # another process rotated meanwhile
+            if self._seg.size == 0 and not self._pending:
+                return
+            if only_if_full and self._seg.size < self.options.max_segment_bytes:
+                return  # another process rotated meanwhile
             self._seal_locked()
             seg = self.manifest.current
+            new = SegmentInfo(seg.id + 1, self.layout.segment_file(seg.id + 1), self.writer.size)
+            new_seg = _open_new_segment(self.layout.root / new.file)
             seg.end_seq = self.writer.size
             seg.sha256 = _file_sha256(self._seg.path)
             seg.closed_at = now_ts()
             seg.end_state = _end_state(self.writer)
             self._seg.close()
-            new = SegmentInfo(seg.id + 1, self.layout.segment_file(seg.id + 1), self.writer.size)
+            self._seg = new_seg
             self._new_segment_key(new)
-            self._seg = SegmentFile(self.layout.root / new.file, create=True)
             self.manifest.segments.append(new)
             self.manifest.save(self.layout.manifest)
             self._publish_pointer()
@@ -709,8 +896,24 @@ class FileStream:
             return
         try:
             self.flush(sync=True)
-        except StorageError as exc:
+        except Error as exc:  # raised to the application by its next append or flush
             self._error = exc
+
+
+def _open_new_segment(path: Path) -> SegmentFile:
+    """Create the next segment file; reuse an empty one that a crash during rotation left."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return SegmentFile(path, create=True)
+    except OSError as exc:
+        raise StorageError(f"cannot stat segment {path}: {exc}") from exc
+    if size:
+        raise StorageError(
+            f"segment {path} already exists ({size} bytes) but the manifest does not list it; "
+            "move it away (and run 'logaudit verify') before the log can rotate"
+        )
+    return SegmentFile(path, create=False)
 
 
 def _file_sha256(path: Path) -> str:
@@ -731,6 +934,27 @@ def _parse_ts(ts: str | None) -> datetime | None:
         return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
     except ValueError:
         return None
+
+
+def _last_checkpoint_note(path: Path) -> str | None:
+    """The newest checkpoint note in ``checkpoints.jsonl`` (read from its tail), if any."""
+    try:
+        with path.open("rb") as f:
+            start = max(0, f.seek(0, os.SEEK_END) - 65536)
+            f.seek(start)
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StorageError(f"cannot read {path}: {exc}") from exc
+    for line in reversed(lines[1:] if start else lines):  # the first may be cut
+        try:
+            note = orjson.loads(line)["note"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            continue
+        if isinstance(note, str):
+            return note
+    return None
 
 
 def _mkdir_private(path: Path) -> None:

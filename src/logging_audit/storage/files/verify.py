@@ -107,24 +107,32 @@ def _lines(
 
 def _check_digest(layout: StreamLayout, seg: SegmentInfo, out: list[Failure]) -> None:
     if seg.archive is not None:
-        file, want = layout.root / seg.archive.file, seg.archive.sha256
+        name, want = seg.archive.file, seg.archive.sha256
     elif seg.sha256 is not None:
-        file, want = layout.root / seg.file, seg.sha256
+        name, want = seg.file, seg.sha256
     else:
         return
+    file = layout.root / name
     try:
         got = _digest(file)
     except FileNotFoundError:
         return  # reported when reading it
     except OSError as exc:
-        out.append(Failure(FailureKind.UNREADABLE_SEGMENT, f"cannot read {file}: {exc}"))
+        out.append(
+            Failure(
+                FailureKind.UNREADABLE_SEGMENT,
+                f"cannot read {file}: {exc}",
+                seq=seg.first_seq,
+                segment=name,
+            )
+        )
         return
     if got != want:
         out.append(
             Failure(
                 FailureKind.SEGMENT_REPLACED,
-                f"{file.name} differs from the digest recorded when it was closed",
+                f"{name} differs from the digest recorded when it was closed",
                 seq=seg.first_seq,
-                segment=file.name,
+                segment=name,
             )
         )

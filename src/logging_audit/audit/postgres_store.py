@@ -1,0 +1,301 @@
+"""The PostgreSQL backend (psycopg 3): for audit trails that outgrow one machine.
+
+- Tables live in one schema per stream (default ``logaudit``), created on first use.
+- Appends are serialised per stream by a transaction-level advisory lock
+  (``pg_advisory_xact_lock``) keyed by the schema; batches go in with ``COPY``.
+- Each event keeps a ``body jsonb`` copy of its fields (GIN, ``jsonb_path_ops``)
+  for nested-field search, and its search words with a generated ``tsvector``
+  (GIN) for text search;
+  a BRIN index covers time.
+- :func:`grant_appender_role` gives an application role INSERT and SELECT on
+  the entries and checkpoints (it can neither UPDATE nor DELETE them), UPDATE
+  on the single state row and legal holds. Retention's DELETE needs the owner.
+
+Keys are not in the database: ``key_dir`` says where they are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg import sql as pgsql
+from psycopg.conninfo import conninfo_to_dict
+
+from logging_audit.audit.driver import ENTRY_COLUMNS, EntryRow
+from logging_audit.audit.index import json_body, search_text
+from logging_audit.audit.keys import KeyConfig
+from logging_audit.audit.limits import DEFAULT_LIMITS, Limits
+from logging_audit.audit.postgres_schema import POSTGRES_MIGRATIONS
+from logging_audit.audit.sql import POSTGRES, Dialect
+from logging_audit.audit.store import AuditStore
+from logging_audit.crypto import DEFAULT_EPOCH_SECONDS
+from logging_audit.errors import ConfigError, StorageError
+from logging_audit.ledger import Entry
+
+__all__ = ["PostgresDriver", "PostgresEventStore", "grant_appender_role"]
+
+_SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_COLUMNS = (*ENTRY_COLUMNS, "search_text", "body")
+_INSERT = (
+    f"INSERT INTO entries ({', '.join(_COLUMNS)}) "  # noqa: S608 (names only; values bound)
+    f"VALUES ({', '.join(['%s'] * (len(ENTRY_COLUMNS) + 1))}, %s::jsonb)"
+)
+_COPY = f"COPY entries ({', '.join(_COLUMNS)}) FROM STDIN"
+_COPY_MIN = 3
+_names = itertools.count()
+
+
+def _check_schema(schema: str) -> str:
+    if not isinstance(schema, str) or not _SCHEMA.fullmatch(schema):
+        raise ConfigError(
+            f"schema must match [a-z_][a-z0-9_]{{0,62}} (one lower-case identifier), got {schema!r}"
+        )
+    return schema
+
+
+def _q(sql: str) -> str:
+    """Turn the store's ``?`` placeholders into psycopg's ``%s``."""
+    return sql.replace("?", "%s")
+
+
+def _map_error(exc: psycopg.Error, where: str) -> Exception:
+    if isinstance(exc, psycopg.errors.UniqueViolation) and "event_id" in str(exc):
+        return ConfigError("an event with this event_id was already recorded")
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return StorageError(f"{where}: the database role may not do this: {exc}")
+    return StorageError(f"{where}: {exc}")
+
+
+def _body(entry: Entry) -> str | None:
+    body = json_body(entry)
+    return None if body is None else orjson.dumps(body).decode()
+
+
+class _PgTx:
+    def __init__(self, conn: psycopg.Connection[Any], where: str) -> None:
+        self._conn = conn
+        self._where = where
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        try:
+            return self._conn.execute(_q(sql), tuple(params)).rowcount
+        except psycopg.Error as exc:
+            raise _map_error(exc, self._where) from exc
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        try:
+            return self._conn.execute(_q(sql), tuple(params)).fetchone()
+        except psycopg.Error as exc:
+            raise _map_error(exc, self._where) from exc
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self._conn.execute(_q(sql), tuple(params)).fetchall()
+        except psycopg.Error as exc:
+            raise _map_error(exc, self._where) from exc
+
+    def iterate(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        try:
+            with self._conn.cursor(name=f"logaudit_it_{next(_names)}") as cur:
+                cur.itersize = 1000
+                cur.execute(_q(sql), tuple(params))
+                yield from cur
+        except psycopg.Error as exc:
+            raise _map_error(exc, self._where) from exc
+
+    def insert_entries(self, rows: Sequence[EntryRow]) -> None:
+        data = [(*r.values(), search_text(r.entry), _body(r.entry)) for r in rows]
+        try:
+            with self._conn.cursor() as cur:
+                if len(data) < _COPY_MIN:
+                    cur.executemany(_INSERT, data)
+                else:
+                    with cur.copy(_COPY) as copy:
+                        for values in data:
+                            copy.write_row(values)
+        except psycopg.Error as exc:
+            raise _map_error(exc, self._where) from exc
+
+
+class PostgresDriver:
+    """:class:`~logging_audit.audit.driver.Driver` for one schema of a PostgreSQL database."""
+
+    dialect: Dialect = POSTGRES
+    backend: str = "postgres"
+    extra_columns: tuple[str, ...] = ("search_text", "body")
+
+    def __init__(self, url: str, *, schema: str = "logaudit") -> None:
+        """Connect to ``url`` (a libpq URL or DSN); create ``schema`` if it does not exist."""
+        self.schema = _check_schema(schema)
+        self._url = url
+        try:
+            info = conninfo_to_dict(url)
+        except psycopg.Error as exc:
+            raise ConfigError(f"not a PostgreSQL connection URL: {exc}") from exc
+        self._where = (
+            f"PostgreSQL {info.get('user') or ''}@{info.get('host') or 'localhost'}:"
+            f"{info.get('port') or 5432}/{info.get('dbname') or ''} schema {schema}"
+        )
+        digest = hashlib.sha256(f"logaudit/audit/{schema}".encode()).digest()
+        self._lock_key = int.from_bytes(digest[:8], "big", signed=True)
+        self._lock = threading.RLock()
+        self._conn = self._connect(create=True)
+
+    def _connect(self, *, create: bool = False, autocommit: bool = True) -> psycopg.Connection[Any]:
+        try:
+            conn = psycopg.connect(self._url, autocommit=autocommit)
+        except psycopg.Error as exc:
+            raise StorageError(f"cannot connect to {self._where}: {exc}") from exc
+        try:
+            ident = pgsql.Identifier(self.schema)
+            if create:
+                exists = conn.execute(
+                    "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)
+                ).fetchone()
+                if exists is None:
+                    conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(ident))
+            conn.execute(pgsql.SQL("SET search_path TO {}").format(ident))
+            if not autocommit:
+                conn.commit()
+        except psycopg.Error as exc:
+            conn.close()
+            raise _map_error(exc, self._where) from exc
+        return conn
+
+    def describe(self) -> str:
+        return self._where
+
+    @contextmanager
+    def _transaction(self, lock: bool) -> Iterator[_PgTx]:
+        with self._lock:
+            try:
+                with self._conn.transaction():
+                    tx = _PgTx(self._conn, self._where)
+                    if lock:
+                        tx.execute("SELECT pg_advisory_xact_lock(?)", (self._lock_key,))
+                    yield tx
+            except psycopg.Error as exc:
+                raise _map_error(exc, self._where) from exc
+
+    def write(self) -> Any:
+        """A transaction holding the stream's advisory lock (appends are serialised)."""
+        return self._transaction(lock=True)
+
+    def read(self) -> Any:
+        """A read transaction."""
+        return self._transaction(lock=False)
+
+    def stream(
+        self, sql: str, params: Sequence[Any] = (), batch_size: int = 1000
+    ) -> Iterator[tuple[Any, ...]]:
+        """Rows from a server-side cursor on a connection of their own (one snapshot)."""
+        conn = self._connect(autocommit=False)
+        try:
+            with conn.cursor(name=f"logaudit_stream_{next(_names)}") as cur:
+                cur.itersize = batch_size
+                cur.execute(_q(sql), tuple(params))
+                yield from cur
+            conn.rollback()
+        except psycopg.Error as exc:
+            raise _map_error(exc, self._where) from exc
+        finally:
+            conn.close()
+
+    def compare_extras(self, entry: Entry, stored: Sequence[Any]) -> list[str]:
+        bad = ["search_text"] if stored[0] != search_text(entry) else []
+        return bad + (["body"] if stored[1] != json_body(entry) else [])
+
+    def table_exists(self, tx: Any, name: str) -> bool:
+        row = tx.one("SELECT to_regclass(?)", (f"{self.schema}.{name}",))
+        return row is not None and row[0] is not None
+
+    def check_text_index(self, tx: Any) -> str | None:
+        return None  # tsv is a generated column: it cannot be written, only recomputed
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def grant_appender_role(url: str, role: str, *, schema: str = "logaudit") -> None:
+    """Let ``role`` record and read the stream in ``schema`` — and nothing more.
+
+    INSERT and SELECT on entries and checkpoints; SELECT and UPDATE on the state
+    row and legal holds (INSERT too); SELECT on meta and schema_version. Run it
+    as the schema's owner, after the store created its tables.
+    """
+    _check_schema(schema)
+    if not isinstance(role, str) or not role:
+        raise ConfigError("role must be a non-empty string")
+    s, r = pgsql.Identifier(schema), pgsql.Identifier(role)
+    statements = [
+        "GRANT USAGE ON SCHEMA {s} TO {r}",
+        "GRANT SELECT, INSERT ON {s}.entries, {s}.checkpoints TO {r}",
+        "GRANT SELECT, UPDATE ON {s}.ledger_state TO {r}",
+        "GRANT SELECT, INSERT, UPDATE ON {s}.legal_holds TO {r}",
+        "GRANT SELECT ON {s}.meta, {s}.schema_version TO {r}",
+        "GRANT USAGE ON SEQUENCE {s}.checkpoints_id_seq TO {r}",
+    ]
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            for text in statements:
+                conn.execute(pgsql.SQL(text).format(s=s, r=r))
+    except psycopg.Error as exc:
+        raise StorageError(f"cannot grant {role!r} on schema {schema}: {exc}") from exc
+
+
+class PostgresEventStore(AuditStore):
+    """An :class:`~logging_audit.audit.store.AuditStore` in a PostgreSQL schema."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        key_dir: str | os.PathLike[str],
+        schema: str = "logaudit",
+        origin: str | None = None,
+        epoch_seconds: int = DEFAULT_EPOCH_SECONDS,
+        keep_verifier: bool = True,
+        verifier_out: str | os.PathLike[str] | None = None,
+        secret_key: bytes | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+        clock: Callable[[], datetime] | None = None,
+        node_id: str | None = None,
+    ) -> None:
+        """Open or create the stream in ``schema`` of the database at ``url``.
+
+        ``key_dir`` holds the stream's key files (every appender of the stream
+        needs the same files: the same host, or a shared file system).
+        """
+        keys = KeyConfig(
+            key_dir=Path(key_dir),
+            epoch_seconds=epoch_seconds,
+            keep_verifier=keep_verifier,
+            verifier_out=None if verifier_out is None else Path(verifier_out),
+            secret_key=secret_key,
+        )
+        driver = PostgresDriver(url, schema=schema)
+        try:
+            super().__init__(
+                driver,
+                POSTGRES_MIGRATIONS,
+                keys,
+                origin=origin,
+                limits=limits,
+                clock=clock,
+                node_id=node_id,
+            )
+        except BaseException:
+            driver.close()
+            raise
