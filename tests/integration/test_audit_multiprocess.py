@@ -52,7 +52,7 @@ def test_processes_record_concurrently_across_epochs(location: dict[str, Any]) -
             "epoch_seconds": 1,
             "pause": 0.05,
             "batch": 1 + i % 3,
-        }  # fmt: skip
+        }
         for i in range(4)
     ]
     ctx = multiprocessing.get_context("spawn")

@@ -12,6 +12,7 @@ import pytest
 from psycopg import sql
 
 from logging_audit.audit.events import AuditEvent
+from logging_audit.audit.factory import open_store
 from logging_audit.audit.postgres_store import PostgresEventStore, grant_appender_role
 from logging_audit.audit.query import EventQuery
 from logging_audit.audit.records import Requestor
@@ -107,7 +108,7 @@ def test_indexes_exist(url: str, schema: str, tmp_path: Path) -> None:
         rows = conn.execute(
             "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s", (schema,)
         ).fetchall()
-    defs = {name: d for name, d in rows}
+    defs = dict(rows)
     assert "USING brin (ts_us)" in defs["entries_ts_brin"]
     assert "USING gin (body jsonb_path_ops)" in defs["entries_body"]
     assert "USING gin (tsv)" in defs["entries_tsv"]
@@ -119,6 +120,4 @@ def test_bad_schema_names_are_refused(url: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="schema must match"):
         PostgresEventStore(url, key_dir=tmp_path, schema='x"; DROP SCHEMA public; --')
     with pytest.raises(ConfigError, match="needs key_dir"):
-        from logging_audit.audit.factory import open_store
-
         open_store(url)

@@ -34,6 +34,7 @@ __all__ = ["KeyConfig", "StreamKeys"]
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
+
 SIGNING_FILE = "signing.json"
 VERIFIER_FILE = "verifier.json"
 SEALED_VERIFIER_FILE = "verifier.sealed.json"

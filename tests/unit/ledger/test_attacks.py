@@ -317,6 +317,7 @@ class AttackCase:
     allow: frozenset[FailureKind] = frozenset()
     forbid: frozenset[FailureKind] = frozenset()
     only: bool = True
+    limitation: str | None = None  # a known limit of the verifier: runs as a strict xfail
 
 
 def _msg(index: int) -> bytes:
@@ -356,6 +357,10 @@ ATTACKS = [
     AttackCase("deleted head without any stream start", keep(12),
                F.DELETED_ENTRIES, 12, line=1, reason="seqs 0..11 missing"),
     AttackCase("inserted forged entry", insert_forged(4), F.INSERTED_ENTRY, 4, "full", line=5),
+    AttackCase("inserted forged entry that chains, public material", insert_forged(4),
+               F.INSERTED_ENTRY, 4, "public", line=5, allow=frozenset({F.MODIFIED_ENTRY}),
+               limitation="without a MAC key the forged and the genuine seq 4 both chain onto "
+               "seq 3; only the entry after both tells which is genuine (two lines of look-ahead)"),
     AttackCase("inserted forged entry that does not chain, public material",
                insert_forged(4, prev=bytes(32)), F.INSERTED_ENTRY, 4, "public", line=5),
     AttackCase("duplicated entry (replayed seq)", duplicate(3, 4), F.REPLAYED_SEQ, 3, line=5),
@@ -396,7 +401,7 @@ ATTACKS = [
                F.UNKNOWN_SIGNER, None,
                checkpoints=add_signed(ORIGIN, NoteSigner.from_seed(ORIGIN, bytes(32)))),
     AttackCase("checkpoint of another origin", lambda ls: ls, F.FOREIGN_STREAM, None,
-               checkpoints=add_signed(OTHER_ORIGIN, NoteSigner.from_seed(ORIGIN, SIGNER.seed)),
+               checkpoints=add_signed(OTHER_ORIGIN, SIGNER),
                reason="checkpoint #4"),
     AttackCase("validly signed checkpoint of a fork", lambda ls: ls, F.CHECKPOINT_MISMATCH, 11,
                checkpoints=add_signed(ORIGIN, SIGNER, salt="fork")),
@@ -431,7 +436,16 @@ def _verify(
     return verify_stream(lines, MATERIAL[material], trusted, checkpoints=checkpoints, start=start)
 
 
-@pytest.mark.parametrize("case", ATTACKS, ids=[c.name for c in ATTACKS])
+def _params(cases: list[AttackCase]) -> list[Any]:
+    return [
+        pytest.param(c, id=c.name, marks=pytest.mark.xfail(strict=True, reason=c.limitation))
+        if c.limitation
+        else pytest.param(c, id=c.name)
+        for c in cases
+    ]
+
+
+@pytest.mark.parametrize("case", _params(ATTACKS))
 def test_attack_is_caught(case: AttackCase) -> None:
     lines = case.mutate(list(LINES))
     assert lines != LINES or case.checkpoints is not same

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,12 +79,14 @@ def test_consistency_vector(name: str) -> None:
 # -- tree-hashes.json: the eight leaves of testonly/constants.go and every prefix root ---
 
 
-@pytest.fixture(scope="module")
-def tree_hashes() -> dict[str, Any]:
-    return _load("tree-hashes.json")
+@pytest.fixture
+def tree_hashes(asset: Callable[..., Path]) -> dict[str, Any]:
+    path = asset("vectors", "rfc6962", "tree-hashes.json")
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def leaf_hashes(tree_hashes: dict[str, Any]) -> list[bytes]:
     return [leaf_hash(bytes.fromhex(x)) for x in tree_hashes["leaf_inputs_hex"]]
 
