@@ -371,12 +371,21 @@ _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)
 _FORMATTER = logging.Formatter()
 
 
+_TS_PREFIX: tuple[int, str] = (-1, "")
+
+
 def _record_ts(created: float) -> str:
+    """A LogRecord's creation time as the ledger writes times (prefix cached per second)."""
+    global _TS_PREFIX  # a per-second cache, replaced whole (thread-safe by construction)
     sec = int(created)
     usec = round((created - sec) * 1_000_000)
     if usec >= 1_000_000:
         sec, usec = sec + 1, usec - 1_000_000
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + f".{usec:06d}Z"
+    cached, prefix = _TS_PREFIX
+    if cached != sec:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+        _TS_PREFIX = (sec, prefix)
+    return f"{prefix}.{usec:06d}Z"
 
 
 def log_record_fields(

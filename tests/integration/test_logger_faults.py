@@ -14,7 +14,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -102,7 +101,9 @@ def test_kill_9_in_sync_mode_loses_nothing_acknowledged(tmp_path: Path) -> None:
             report = logger.verify_log_integrity(verifier_file=verifier)
             assert report["verified"] is True, report["errors"][:5]
     records = [r for r in read_records(log_dir / "app") if r.kind == "record"]
-    present = {r.fields["extra"]["j"] for r in records if "extra" in r.fields and "j" in r.fields["extra"]}
+    present = {
+        r.fields["extra"]["j"] for r in records if "extra" in r.fields and "j" in r.fields["extra"]
+    }
     missing = sorted(set(acked) - present)
     assert missing == [], f"acknowledged records lost: {missing[:10]}"
     assert all(r.status == "ok" for r in records)
@@ -180,7 +181,11 @@ def test_a_crash_inside_seal_or_rotation_leaves_a_log_that_reopens(
         logger.info("in a new segment")
         report = logger.verify_log_integrity(verifier_file=verifier)
         assert report["verified"] is True, report["errors"][:5]
-    assert _msgs(log_dir) == [*(f"before the crash {i}" for i in range(5)), "after the crash", "in a new segment"]
+    assert _msgs(log_dir) == [
+        *(f"before the crash {i}" for i in range(5)),
+        "after the crash",
+        "in a new segment",
+    ]
 
 
 # -- a full disk -----------------------------------------------------------------------------
@@ -248,8 +253,10 @@ def test_a_full_disk_raises_and_the_log_stays_verifiable(
         report = result["report"]
         assert report["verified"] is True, report["errors"][:5]
         msgs = _msgs(log_dir)
-        # everything acknowledged, the record that failed (kept queued), then the new one
-        expected = ["before the limit", *(f"record {i}" for i in range(len(acked) + 1))]
+        # everything acknowledged (in sync mode also the record whose call failed: it
+        # stays queued; in batched mode it is among the acknowledged), then the new one
+        queued = len(acked) + 1 if durability == "sync" else len(acked)
+        expected = ["before the limit", *(f"record {i}" for i in range(queued))]
         assert msgs == [*expected, "after the limit was lifted"]
     else:
         with _open(log_dir) as logger:
@@ -312,8 +319,3 @@ def test_an_existing_log_not_writable_by_the_user_is_a_clear_error(root_owned_di
     assert sorted((p, p.stat().st_size) for p in log_dir.rglob("*") if p.is_file()) == before
     with _open(log_dir) as logger:
         assert logger.verify_log_integrity()["verified"] is True
-
-
-def test_the_child_really_is_another_interpreter() -> None:
-    assert _run("import os; print(os.getpid())").strip() != str(os.getpid())
-    assert time.monotonic() > 0

@@ -78,6 +78,10 @@ class MacKey:
         o.update(i.digest())
         return o.digest()
 
+    def states(self) -> tuple[Any, Any]:
+        """The prepared inner and outer SHA-256 states (copy before use), for inlined loops."""
+        return self._inner, self._outer
+
     def verify(self, entry: bytes, mac: bytes) -> bool:
         """Constant-time comparison of ``mac`` with the entry's MAC."""
         return hmac.compare_digest(self.mac(entry), mac)

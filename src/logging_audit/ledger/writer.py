@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from logging_audit.errors import ConfigError, FramingError, IntegrityError
 from logging_audit.ledger.checkpoint import Checkpoint, sign_checkpoint
 from logging_audit.ledger.framing import (
@@ -21,7 +23,7 @@ from logging_audit.ledger.framing import (
     parse_entry,
 )
 from logging_audit.ledger.frontier import Frontier
-from logging_audit.ledger.hashing import HASH_SIZE, leaf_hash
+from logging_audit.ledger.hashing import _LEAF, HASH_SIZE, leaf_hash
 from logging_audit.ledger.notes import NoteSigner
 from logging_audit.ledger.prune import StreamStart, prune_fields
 from logging_audit.ledger.seals import SEAL, MacKey, evolve_key, seal_fields
@@ -42,6 +44,30 @@ class WriterState:
     frontier: tuple[bytes, ...]
     epoch: int
     epoch_has_entries: bool
+
+
+_MAX_INT = (1 << 63) - 1
+
+
+def _coerce(value: Any, default: Callable[[Any], Any]) -> Any:
+    """A JSON-safe copy of ``value`` for the rare record orjson refuses even with ``default``.
+
+    Keys become strings, integers beyond 64 bits become strings, and anything
+    else unusual goes through ``default``.
+    """
+    if isinstance(value, dict):
+        return {str(k): _coerce(v, default) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_coerce(v, default) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str | float):
+        return value
+    if isinstance(value, int):
+        return value if -_MAX_INT - 1 <= value <= _MAX_INT else str(value)
+    try:
+        orjson.dumps(value, default=default)
+    except (orjson.JSONEncodeError, TypeError):
+        return repr(value)
+    return value
 
 
 class LedgerWriter:
@@ -72,7 +98,8 @@ class LedgerWriter:
         self._key = bytearray(epoch_key)
         self._mac = MacKey(epoch_key)
         self._seq = st.size
-        self._set_prev(st.prev)
+        self._prev: bytes = st.prev
+        self._prev_b64: str = b2a_base64(st.prev, newline=False).decode("ascii")
         self._frontier = Frontier(st.size, st.frontier)
         self._epoch = st.epoch
         self._dirty = st.epoch_has_entries
@@ -139,6 +166,60 @@ class LedgerWriter:
     ) -> list[bytes]:
         """Append several entries; returns their framed lines in order."""
         return [self.append(r, default=default) for r in records]
+
+    def append_owned_batch(
+        self,
+        records: Sequence[tuple[str, dict[str, Any]]],
+        default: Callable[[Any], Any] | None = None,
+    ) -> bytes:
+        """Append ``(ts, fields)`` records whose dicts the caller hands over (see ``owned``).
+
+        Returns the framed lines joined, each ending in a newline. This is the
+        loggers' hot path: the same work as :meth:`append` per record, with the
+        hashing, MAC and frontier steps inlined.
+        """
+        if not records:
+            return b""
+        dumps, opts, b2a, leaf_proto = orjson.dumps, orjson.OPT_SORT_KEYS, b2a_base64, _LEAF
+        mac_inner, mac_outer = self._mac.states()
+        frontier = self._frontier.copy()
+        epoch = self._epoch
+        seq = self._seq
+        prev = self._prev
+        prev_b64 = self._prev_b64
+        out: list[bytes] = []
+        for ts, obj in records:
+            obj["seq"] = seq
+            obj["ts"] = ts
+            obj["epoch"] = epoch
+            obj["prev"] = prev_b64
+            try:
+                entry = dumps(obj, default=default, option=opts)
+            except (orjson.JSONEncodeError, TypeError) as exc:
+                if default is None:
+                    raise FramingError(f"entry fields cannot be serialised: {exc}") from exc
+                try:
+                    entry = dumps(_coerce(obj, default), option=opts)
+                except (orjson.JSONEncodeError, TypeError) as exc2:
+                    raise FramingError(f"entry fields cannot be serialised: {exc2}") from exc2
+            h = leaf_proto.copy()
+            h.update(entry)
+            prev = h.digest()
+            i = mac_inner.copy()
+            i.update(entry)
+            o = mac_outer.copy()
+            o.update(i.digest())
+            out.append(entry[:-1])
+            out.append(b',"mac":"' + b2a(o.digest(), newline=False) + b'"}\n')
+            frontier.append(prev)
+            prev_b64 = b2a(prev, newline=False).decode("ascii")
+            seq += 1
+        self._frontier = frontier
+        self._seq = seq
+        self._prev = prev
+        self._prev_b64 = prev_b64
+        self._dirty = True
+        return b"".join(out)
 
     def _append_ledger(self, obj: dict[str, Any]) -> bytes:
         entry = _build(self._seq, self._clock(), self._epoch, self._prev_b64, obj)

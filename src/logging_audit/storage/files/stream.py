@@ -643,12 +643,18 @@ class FileStream:
         snapshot = w.state()
         key = w.epoch_key
         cipher = self._field_cipher()
-        lines = []
         try:
-            for ts, fields in batch:
-                lines.append(self._encode(w, cipher, ts, fields))
-            lines.append(b"")
-            self._seg.write(b"\n".join(lines))
+            data = None
+            if cipher is None:
+                try:
+                    data = w.append_owned_batch(batch, json_default)
+                except FramingError:
+                    data = None  # one odd record: take the careful path for the batch
+            if data is None:
+                lines = [self._encode(w, cipher, ts, fields) for ts, fields in batch]
+                lines.append(b"")
+                data = b"\n".join(lines)
+            self._seg.write(data)
         except Error:
             self.writer = LedgerWriter(self.origin, key, state=snapshot)
             raise
