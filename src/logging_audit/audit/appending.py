@@ -18,11 +18,12 @@ from datetime import datetime
 from typing import Any
 
 from logging_audit.audit.driver import Driver, EntryRow, Tx
-from logging_audit.audit.index import derive_index
+from logging_audit.audit.index import derive_index, ts_to_us
 from logging_audit.audit.keys import StreamKeys
 from logging_audit.audit.ledger_state import load_state, save_state
 from logging_audit.errors import FormatError, IntegrityError
 from logging_audit.ledger import (
+    Entry,
     LedgerWriter,
     NoteVerifier,
     StreamStart,
@@ -32,6 +33,7 @@ from logging_audit.ledger import (
     parse_entry,
     unframe_line,
 )
+from logging_audit.ledger.framing import MAC_SUFFIX_LEN
 
 __all__ = ["AppendBatch", "catch_up_keys", "insert_checkpoint", "row_from_line"]
 
@@ -85,6 +87,9 @@ class AppendBatch:
         self.rows: list[EntryRow] = []
         self.notes: list[str] = []
         self.sealed = False
+        self._prev = self.state.prev
+        self._ts: str | None = None
+        self._ts_us = 0
         if seal_if_due and keys.epoch_due():
             self.seal()
 
@@ -93,8 +98,29 @@ class AppendBatch:
         return format_ts(self._clock())
 
     def add(self, fields: Mapping[str, Any]) -> EntryRow:
-        """Append one record; return its row."""
-        row = row_from_line(self.writer.append(fields))
+        """Append one record (JSON-native ``fields``); return its row.
+
+        Every record of a batch carries the batch's time. The row is derived
+        from ``fields`` and the ledger fields the writer adds — what parsing
+        the line back would give, without parsing it; ``verify_integrity``
+        derives it again from the stored bytes.
+        """
+        if self._ts is None:
+            self._ts = self.now()
+            self._ts_us = ts_to_us(self._ts)
+        seq, epoch = self.writer.size, self.writer.epoch
+        line = self.writer.append(fields, ts=self._ts)
+        raw = line[:-MAC_SUFFIX_LEN] + b"}"
+        leaf = leaf_hash(raw)
+        entry = Entry(seq, self._ts, epoch, self._prev, dict(fields), raw)
+        self._prev = leaf
+        row = EntryRow(seq, line, leaf, entry, derive_index(entry, self._ts_us))
+        self.rows.append(row)
+        return row
+
+    def _add_line(self, line: bytes) -> EntryRow:
+        row = row_from_line(line)
+        self._prev = row.leaf_hash
         self.rows.append(row)
         return row
 
@@ -103,7 +129,7 @@ class AppendBatch:
         line = self.writer.seal()
         self.sealed = True
         if line is not None:
-            self.rows.append(row_from_line(line))
+            self._add_line(line)
             self.checkpoint()
 
     def checkpoint(self) -> str:
@@ -114,8 +140,7 @@ class AppendBatch:
 
     def prune(self, start: StreamStart) -> EntryRow:
         """Append the prune record confirming ``start``; the state row will carry it."""
-        row = row_from_line(self.writer.prune(start))
-        self.rows.append(row)
+        row = self._add_line(self.writer.prune(start))
         self.start = start
         return row
 

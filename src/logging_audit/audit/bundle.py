@@ -31,7 +31,7 @@ an outside auditor does not hold; inclusion in the signed tree is the proof.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import dataclasses
 import hashlib
 import uuid
@@ -63,11 +63,12 @@ from logging_audit.audit.export import (
     record_custody,
     requestor_dict,
 )
+from logging_audit.audit.proof_tree import StoredTree
 from logging_audit.audit.query import Condition, EventQuery, FieldRef
 from logging_audit.audit.records import Requestor, StoredCheckpoint, StoredEvent
 from logging_audit.audit.store import AuditStore
 from logging_audit.errors import IntegrityError
-from logging_audit.ledger import format_ts, leaf_hash
+from logging_audit.ledger import format_ts, inclusion_proof, leaf_hash
 
 __all__ = [
     "BUNDLE_VERSION",
@@ -88,7 +89,33 @@ _PROGRESS_EVERY = 1000
 
 
 def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
+
+
+class _ProofSource:
+    """Inclusion proofs from a stored tree, hashing each partial (right-edge) range once.
+
+    Every audit path of a tree of one size shares the same few subtrees that
+    are not perfect (at most one per level, all ending at the tree's size);
+    the stored tree recomputes them on each call, so they are cached here.
+    """
+
+    def __init__(self, tree: StoredTree) -> None:
+        self._tree = tree
+        self._partial: dict[tuple[int, int], bytes] = {}
+
+    def range_hash(self, begin: int, end: int) -> bytes:
+        n = end - begin
+        if n > 0 and n & (n - 1) == 0 and begin % n == 0:
+            return self._tree.range_hash(begin, end)
+        key = (begin, end)
+        found = self._partial.get(key)
+        if found is None:
+            found = self._partial[key] = self._tree.range_hash(begin, end)
+        return found
+
+    def inclusion_proof(self, seq: int, size: int) -> list[bytes]:
+        return inclusion_proof(seq, size, self.range_hash)
 
 
 # -- writing ----------------------------------------------------------------------------
@@ -174,8 +201,8 @@ def export_bundle(
     export_id = uuid.uuid4().hex
     cp = covering_checkpoint(store)
     bounded = bounded_query(query, cp.size)
-    tree = store.proof_tree(cp.size)
-    if tree.root(cp.size) != cp.root_hash:
+    stored_tree = store.proof_tree(cp.size)
+    if stored_tree.root(cp.size) != cp.root_hash:
         raise IntegrityError(
             f"the stored leaves do not produce checkpoint #{cp.checkpoint_id}'s root; "
             "run verify_integrity()"
@@ -191,6 +218,7 @@ def export_bundle(
         "checkpoint": cp.note,
         "verifier_key": store.verifier_key,
     }
+    tree = _ProofSource(stored_tree)
     digest = hashlib.sha256()
     count = 0
     with open_output(output, overwrite=overwrite) as (sink, name):
@@ -229,7 +257,7 @@ def export_bundle(
             close = getattr(events, "close", None)
             if close is not None:
                 close()
-        del tree
+        del tree, stored_tree
         manifest_event = store.record_query(
             requestor,
             MANIFEST_ACTION,

@@ -83,15 +83,16 @@ def us_to_ts(us: int) -> str:
         raise ConfigError(f"time {us} µs is out of range") from exc
 
 
-def derive_index(entry: Entry) -> dict[str, Any]:
+def derive_index(entry: Entry, ts_us: int | None = None) -> dict[str, Any]:
     """Return every :data:`INDEX_COLUMNS` value of ``entry``.
 
     For an audit event: the text columns (via :func:`index_text`), the
     clearance and the time; for a seal or prune record only ``kind`` and ``ts_us``.
+    ``ts_us`` may be passed when the caller already converted ``entry.ts``.
     """
     fields = entry.fields
     out: dict[str, Any] = dict.fromkeys(INDEX_COLUMNS)
-    out["ts_us"] = ts_to_us(entry.ts)
+    out["ts_us"] = ts_to_us(entry.ts) if ts_us is None else ts_us
     kind = entry.ledger_kind
     if kind is not None:
         out["kind"] = kind

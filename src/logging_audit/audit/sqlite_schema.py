@@ -4,7 +4,9 @@ Version 1: the entries table (line verbatim, leaf hash, derived index
 columns), the state row, checkpoints, meta; indexes actor+time and type+time.
 Version 2: actor type, source ip/node and search text columns (filled from the
 entry bytes), resource+time and time indexes, the FTS5 full-text index over
-the search text (external content, kept in step by triggers) and legal holds.
+the search text (external content: the store inserts into it with each row —
+a trigger would flush FTS5's pending terms at every row — and triggers keep it
+in step on DELETE and UPDATE) and legal holds.
 """
 
 from __future__ import annotations
@@ -76,9 +78,6 @@ _V2_AFTER = (
     "CREATE VIRTUAL TABLE entries_fts USING fts5("
     "search_text, content='entries', content_rowid='seq')",
     "INSERT INTO entries_fts (entries_fts) VALUES ('rebuild')",
-    """CREATE TRIGGER entries_fts_insert AFTER INSERT ON entries BEGIN
-         INSERT INTO entries_fts (rowid, search_text) VALUES (new.seq, new.search_text);
-       END""",
     """CREATE TRIGGER entries_fts_delete AFTER DELETE ON entries BEGIN
          INSERT INTO entries_fts (entries_fts, rowid, search_text)
          VALUES ('delete', old.seq, old.search_text);

@@ -43,6 +43,9 @@ _INSERT = (
 )
 
 
+_INSERT_FTS = "INSERT INTO entries_fts (rowid, search_text) VALUES (?, ?)"
+
+
 def default_key_dir(path: str | os.PathLike[str]) -> Path:
     """Where a SQLite store keeps its keys by default: ``<database path>.keys``."""
     p = Path(path)
@@ -89,8 +92,10 @@ class _SqliteTx:
             raise _map_error(exc, self._where) from exc
 
     def insert_entries(self, rows: Sequence[EntryRow]) -> None:
+        data = [(*r.values(), search_text(r.entry)) for r in rows]
         try:
-            self._conn.executemany(_INSERT, [(*r.values(), search_text(r.entry)) for r in rows])
+            self._conn.executemany(_INSERT, data)
+            self._conn.executemany(_INSERT_FTS, [(d[0], d[-1]) for d in data])
         except sqlite3.Error as exc:
             raise _map_error(exc, self._where) from exc
 

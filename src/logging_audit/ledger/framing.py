@@ -46,6 +46,8 @@ ZERO_HASH = bytes(HASH_SIZE)
 _MAC_B64_LEN = 44  # base64 of 32 bytes
 _MAC_OPEN = b',"mac":"'
 _MAC_CLOSE = b'"}'
+# The last data character of base64 for 32 bytes carries 4 bits: its low 2 bits must be 0.
+_CANONICAL_LAST = frozenset(b"AEIMQUYcgkosw048")
 MAC_SUFFIX_LEN = len(_MAC_OPEN) + _MAC_B64_LEN + len(_MAC_CLOSE)
 """Length of the ``,"mac":"<b64>"}`` suffix of every framed line."""
 
@@ -165,6 +167,8 @@ def unframe_line(line: bytes) -> tuple[bytes, bytes]:
         raise FramingError("mac is not valid base64") from exc
     if len(mac) != HASH_SIZE:
         raise FramingError(f"mac must be {HASH_SIZE} bytes, got {len(mac)}")
+    if line[n - 4] not in _CANONICAL_LAST:
+        raise FramingError("mac is not canonical base64 (unused bits set)")
     return line[: n - MAC_SUFFIX_LEN] + b"}", mac
 
 

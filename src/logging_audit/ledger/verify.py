@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -32,10 +31,11 @@ LineInput = bytes | tuple[str | None, int, bytes]
 
 _RECENT = 256  # leaf hashes remembered for replay / insertion classification
 _PROBE = 64  # later epochs tried when a MAC fails, to name "too-new key" forgeries
-_MAX_JUMP = 1 << 20  # key evolutions one entry may ask for (about a year idle at 30 s epochs)
+_EVOLVE_BUDGET = 200_000  # key evolutions allowed up front (over 5 years idle at 15-min epochs)
+_EVOLVE_PER_LINE = 64  # more allowed per line walked, so honest long logs never run short
 
 
-@dataclass
+@dataclass(slots=True)
 class _Item:
     segment: str | None
     line: int
@@ -90,7 +90,7 @@ class StreamVerifier:
         self._last_flagged = False
         self._pending_mac_fail: _Item | None = None
         self._deferred_cps: list[tuple[list[_CheckpointRef], bytes]] = []
-        self._recent: OrderedDict[int, bytes] = OrderedDict()
+        self._ring: list[tuple[int, bytes] | None] = [None] * _RECENT
         self._epoch: int | None = None
         self._epoch_dirty = False
         self._epoch_sealed = False
@@ -105,6 +105,8 @@ class StreamVerifier:
         self._held: _Item | None = None
         self._held_after: _Item | None = None
         self._reprocessing = False
+        self._foreign = False
+        self._budget = _EVOLVE_BUDGET
         self._count = 0
         self._cps: dict[int, list[_CheckpointRef]] = {}
         for i, note in enumerate(checkpoints):
@@ -195,6 +197,7 @@ class StreamVerifier:
             at, key = m.current_epoch
         else:
             return None
+        self._budget -= max(0, epoch - at)
         while at < epoch:
             key = evolve_key(key)
             at += 1
@@ -213,8 +216,9 @@ class StreamVerifier:
         epoch = item.entry.epoch
         if epoch == self._mac_epoch and self._mac is not None:
             mac_key = self._mac
-        elif epoch - max(self._key_epoch or 0, self._lowest_derivable()) > _MAX_JUMP:
-            item.mac_state = False  # an implausible epoch: refuse to evolve a key that far
+        elif epoch - max(self._key_epoch or 0, self._lowest_derivable()) > self._budget:
+            # An implausible epoch: verification time must not be the attacker's to set.
+            item.mac_state = False
             return
         else:
             key = self._key_for(epoch)
@@ -240,6 +244,7 @@ class StreamVerifier:
     def feed(self, data: bytes, *, segment: str | None = None, line: int | None = None) -> None:
         """Feed the next framed line (``line`` numbers default to a running count)."""
         self._count += 1
+        self._budget += _EVOLVE_PER_LINE
         item = _Item(segment, line if line is not None else self._count)
         try:
             raw, mac = unframe_line(data)
@@ -321,6 +326,21 @@ class StreamVerifier:
                 self._reprocessing = False
 
     def _process_one(self, cur: _Item, nxt: _Item | None) -> None:
+        e = cur.entry
+        if (
+            e is not None
+            and cur.mac_state is not False
+            and e.seq == self._expected
+            and e.prev == self._prev
+            and e.epoch == self._epoch
+            and "ledger" not in e.fields
+            and not self._epoch_sealed
+            and self._pending_mac_fail is None
+            and not self._suppress_chain
+            and not self._last_flagged
+        ):
+            self._accept_plain(cur, e)
+            return
         if cur.entry is None:
             self._malformed(cur)
             return
@@ -340,7 +360,8 @@ class StreamVerifier:
             self._accept(cur, check_chain=True)
             return
         if s < self._expected:
-            known = self._recent.get(s)
+            slot = self._ring[s % _RECENT]
+            known = slot[1] if slot is not None and slot[0] == s else None
             if known is not None and known == cur.h:
                 self._fail_at(cur, FailureKind.REPLAYED_SEQ, f"seq {s} appears a second time")
             elif known is None and s < self._expected - _RECENT:
@@ -413,6 +434,26 @@ class StreamVerifier:
         self._release_deferred(intact)
         return True
 
+    def _accept_plain(self, cur: _Item, e: Entry) -> None:
+        """The common case, checked by the caller: the next seq, chained, in the open epoch."""
+        h = cur.h
+        assert h is not None
+        seq = e.seq
+        if not self._epoch_dirty:
+            self._epoch_dirty = True
+            self._epoch_first_seq = seq
+        self._frontier.append(h)
+        self._prev = h
+        self._expected = seq + 1
+        self._ring[seq % _RECENT] = (seq, h)
+        self._last = cur
+        rep = self.report
+        if rep.first_seq is None:
+            rep.first_seq = seq
+        rep.last_seq = seq
+        if self._cps:
+            self._check_checkpoints()
+
     def _accept(self, cur: _Item, *, check_chain: bool) -> None:
         e = cur.entry
         assert e is not None
@@ -437,9 +478,29 @@ class StreamVerifier:
             else:
                 self._fail_at(cur, FailureKind.CHAIN_BREAK, "prev does not continue the stream")
             self._tree_broken = True
+        breaks_chain = (
+            check_chain
+            and not self._suppress_chain
+            and self._prev is not None
+            and e.prev != self._prev
+            and not prev_flagged
+        )
         self._suppress_chain = False
         self._last_flagged = False
-        if cur.mac_state is False:
+        if cur.mac_state is False and cur.newer_epoch is None and (breaks_chain or self._foreign):
+            # Neither chained to the stream nor MAC'd with its key: lines of another log
+            # (or forged ones). Report the run once, where it starts.
+            if not self._foreign:
+                self._fail_at(
+                    cur,
+                    FailureKind.CHAIN_BREAK,
+                    "entry does not continue the stream and its MAC does not verify: "
+                    "lines of another log, or forged",
+                )
+                self._tree_broken = True
+                self._foreign = True
+        elif cur.mac_state is False:
+            self._foreign = False
             if cur.newer_epoch is not None:
                 kind = (
                     FailureKind.SEAL_TOO_NEW_KEY
@@ -454,6 +515,8 @@ class StreamVerifier:
                 self._last_flagged = True
             else:
                 self._pending_mac_fail = cur
+        else:
+            self._foreign = False
         self._epoch_rules(cur, e)
         if e.ledger_kind == SEAL:
             self._check_seal(cur, e)
@@ -462,9 +525,7 @@ class StreamVerifier:
         self._frontier.append(cur.h)
         self._prev = cur.h
         self._expected = e.seq + 1
-        self._recent[e.seq] = cur.h
-        if len(self._recent) > _RECENT:
-            self._recent.popitem(last=False)
+        self._ring[e.seq % _RECENT] = (e.seq, cur.h)
         self._last = cur
         if rep.first_seq is None:
             rep.first_seq = e.seq
