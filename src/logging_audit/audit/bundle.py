@@ -67,8 +67,8 @@ from logging_audit.audit.proof_tree import StoredTree
 from logging_audit.audit.query import Condition, EventQuery, FieldRef
 from logging_audit.audit.records import Requestor, StoredCheckpoint, StoredEvent
 from logging_audit.audit.store import AuditStore
-from logging_audit.errors import IntegrityError
-from logging_audit.ledger import format_ts, inclusion_proof, leaf_hash
+from logging_audit.errors import IntegrityError, ProofError
+from logging_audit.ledger import format_ts, leaf_hash
 
 __all__ = [
     "BUNDLE_VERSION",
@@ -93,29 +93,61 @@ def _b64(data: bytes) -> str:
 
 
 class _ProofSource:
-    """Inclusion proofs from a stored tree, hashing each partial (right-edge) range once.
+    """RFC 9162 inclusion proofs of many leaves of one stored tree size, computed cheaply.
 
-    Every audit path of a tree of one size shares the same few subtrees that
-    are not perfect (at most one per level, all ending at the tree's size);
-    the stored tree recomputes them on each call, so they are cached here.
+    The audit path of leaf ``i`` is, level by level from the leaf up, the hash
+    of the sibling of the aligned subtree holding ``i``: to its left always a
+    perfect subtree, to its right a perfect one or the tree's right edge (a
+    partial subtree; none at all when the edge ends there). Partial subtrees
+    are hashed once (there is at most one per level); the previous proof's
+    siblings are kept, so consecutive leaves — the usual export order — share
+    every sibling above the level where their paths part.
     """
 
-    def __init__(self, tree: StoredTree) -> None:
+    def __init__(self, tree: StoredTree, size: int) -> None:
         self._tree = tree
+        self._size = size
         self._partial: dict[tuple[int, int], bytes] = {}
+        self._last: dict[tuple[int, int], bytes] = {}
 
-    def range_hash(self, begin: int, end: int) -> bytes:
-        n = end - begin
-        if n > 0 and n & (n - 1) == 0 and begin % n == 0:
-            return self._tree.range_hash(begin, end)
+    def _hash(self, begin: int, end: int, perfect: bool) -> bytes:
         key = (begin, end)
+        found = self._last.get(key)
+        if found is not None:
+            return found
+        if perfect:
+            return self._tree.range_hash(begin, end)
         found = self._partial.get(key)
         if found is None:
             found = self._partial[key] = self._tree.range_hash(begin, end)
         return found
 
-    def inclusion_proof(self, seq: int, size: int) -> list[bytes]:
-        return inclusion_proof(seq, size, self.range_hash)
+    def inclusion_proof(self, index: int) -> list[bytes]:
+        """The audit path of leaf ``index`` (leaf to root), as ``inclusion_proof`` builds it."""
+        size = self._size
+        if not 0 <= index < size:
+            raise ProofError(f"leaf index {index} is outside the tree of size {size}")
+        path: list[bytes] = []
+        siblings: dict[tuple[int, int], bytes] = {}
+        level = 0
+        while (1 << level) < size:
+            width = 1 << level
+            start = (index >> level) << level
+            if (index >> level) & 1:
+                begin, end, perfect = start - width, start, True
+            else:
+                begin = start + width
+                if begin >= size:
+                    level += 1
+                    continue
+                end = min(begin + width, size)
+                perfect = end - begin == width
+            h = self._hash(begin, end, perfect)
+            siblings[(begin, end)] = h
+            path.append(h)
+            level += 1
+        self._last = siblings
+        return path
 
 
 # -- writing ----------------------------------------------------------------------------
@@ -218,7 +250,7 @@ def export_bundle(
         "checkpoint": cp.note,
         "verifier_key": store.verifier_key,
     }
-    tree = _ProofSource(stored_tree)
+    tree = _ProofSource(stored_tree, cp.size)
     digest = hashlib.sha256()
     count = 0
     with open_output(output, overwrite=overwrite) as (sink, name):
@@ -239,7 +271,7 @@ def export_bundle(
         try:
             for stored in events:
                 leaf = leaf_hash(stored.entry)
-                proof = tree.inclusion_proof(stored.seq, cp.size)
+                proof = tree.inclusion_proof(stored.seq)
                 writer.event(
                     {
                         "seq": stored.seq,

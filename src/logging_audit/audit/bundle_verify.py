@@ -19,6 +19,7 @@ import base64
 import binascii
 import hashlib
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -425,22 +426,25 @@ def _get(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str
 _B64_HASH_LEN = 44  # base64 of 32 bytes, padded
 
 
+_B64_HASHES = re.compile(r"(?:[A-Za-z0-9+/]{43}=)*")
+
+
 def _hashes(value: Any, what: str) -> list[bytes]:
-    """Decode a list of base64 32-byte hashes (strictly); :class:`_Malformed` otherwise."""
+    """Decode a list of base64 32-byte hashes; :class:`_Malformed` otherwise."""
     if not isinstance(value, list):
         raise _Malformed(f"{what} is not a list of base64 hashes")
-    out: list[bytes] = []
-    for i, item in enumerate(value):
-        raw = None
-        if type(item) is str and len(item) == _B64_HASH_LEN:
-            try:
-                raw = binascii.a2b_base64(item, strict_mode=True)
-            except binascii.Error:
-                raw = None
-        if raw is None or len(raw) != HASH_SIZE:
-            raise _Malformed(f"{what}[{i}] is not the base64 of a {HASH_SIZE}-byte hash")
-        out.append(raw)
-    return out
+    if value:
+        try:
+            joined = "".join(value)
+        except TypeError:
+            joined = None
+        if (
+            joined is None
+            or set(map(len, value)) != {_B64_HASH_LEN}
+            or not _B64_HASHES.fullmatch(joined)
+        ):
+            raise _Malformed(f"{what} is not a list of base64 {HASH_SIZE}-byte hashes")
+    return list(map(binascii.a2b_base64, value))
 
 
 def _hash(value: Any, what: str) -> bytes:

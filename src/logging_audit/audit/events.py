@@ -14,6 +14,8 @@ event format version. Optional fields (``resource``, ``source_ip``,
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +35,7 @@ __all__ = [
     "EventType",
     "Outcome",
     "event_from_fields",
+    "new_event_id",
 ]
 
 EVENT_FORMAT = 1
@@ -95,6 +98,15 @@ class Action:
     POLICY_EVALUATE = "policy_evaluate"
 
 
+def new_event_id() -> str:
+    """A new event id: a UUIDv7 (RFC 9562) in hex — time-ordered, so ids index cheaply."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & (2**48 - 1)) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64
+    value |= 0b10 << 62 | rand & (2**62 - 1)
+    return uuid.UUID(int=value).hex
+
+
 def _text(value: Any) -> str:
     return value.value if isinstance(value, Enum) else value  # type: ignore[no-any-return]
 
@@ -131,7 +143,7 @@ class AuditEvent:
     source_node: str | None = None
     clearance: ClearanceLevel = ClearanceLevel.LEVEL_1
     details: Mapping[str, Any] = field(default_factory=dict)
-    event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    event_id: str = field(default_factory=new_event_id)
     agent_sig: AgentSignature | None = None
     limits: Limits = field(default=DEFAULT_LIMITS, repr=False, compare=False)
 

@@ -107,6 +107,7 @@ class StreamVerifier:
         self._reprocessing = False
         self._foreign = False
         self._budget = _EVOLVE_BUDGET
+        self._pending_break: tuple[_Item, _Item] | None = None
         self._count = 0
         self._cps: dict[int, list[_CheckpointRef]] = {}
         for i, note in enumerate(checkpoints):
@@ -269,6 +270,7 @@ class StreamVerifier:
             self._process(held, None)
         rep = self.report
         self._classify_pending(None)
+        self._resolve_break(foreign=False)
         rep.entries = self._count
         rep.tree_size = self._frontier.size
         rep.root_hash = None if self._tree_broken else self._frontier.root()
@@ -469,7 +471,11 @@ class StreamVerifier:
             and cur.mac_state is not False
         ):
             last = self._last
-            if last is not None:
+            if last is not None and cur.mac_state is None:
+                # No MAC to tell whether the previous entry was altered or this one does
+                # not belong: the next seal decides (its origin names the log it is from).
+                self._pending_break = (last, cur)
+            elif last is not None:
                 self._fail_at(
                     last,
                     FailureKind.MODIFIED_ENTRY,
@@ -564,9 +570,29 @@ class StreamVerifier:
                 self._epoch_first_seq = e.seq
             self._epoch_dirty = True
 
+    def _resolve_break(self, *, foreign: bool) -> None:
+        pending, self._pending_break = self._pending_break, None
+        if pending is None:
+            return
+        last, cur = pending
+        if foreign:
+            self._fail_at(
+                cur,
+                FailureKind.CHAIN_BREAK,
+                "entry does not continue the stream: lines of another log from here",
+            )
+        else:
+            assert cur.entry is not None
+            self._fail_at(
+                last,
+                FailureKind.MODIFIED_ENTRY,
+                f"entry bytes altered: its hash no longer matches seq {cur.entry.seq}'s prev",
+            )
+
     def _check_seal(self, cur: _Item, e: Entry) -> None:
         f = e.fields
         origin = f.get("origin")
+        self._resolve_break(foreign=origin != self.material.origin)
         if origin != self.material.origin:
             self._fail_at(cur, FailureKind.FOREIGN_STREAM, f"seal of stream {origin!r}")
             self._last_flagged = True
