@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ def _options(**kw: Any) -> dict[str, Any]:
         "node_id": NODE,
         "multiprocess": True,
         "max_log_size_mb": SMALL_MB,
+        "encryption_enabled": True,  # every writer must see the data keys the others make
         **kw,
     }
 
@@ -140,6 +142,53 @@ def test_a_writer_killed_mid_run_costs_nothing_acknowledged(tmp_path: Path) -> N
         assert set(acked) <= set(got[w]), f"worker {w} lost acknowledged records"
         assert got[w] == sorted(set(got[w])), f"worker {w}: duplicated or reordered"
     assert got[1] == got[2] == list(range(200))
+
+
+def test_writers_of_a_shared_encrypted_log_use_each_others_keys(tmp_path: Path) -> None:
+    log_dir = tmp_path / "logs"
+    kw = _options(durability="sync", encrypt_archives=True)
+    first = SecureLogger(log_dir=log_dir, **kw)
+    second = SecureLogger(log_dir=log_dir, **kw)
+    try:
+        for i in range(60):  # each rotation makes new data keys, in whichever writer rotates
+            first.info("first %d", i, extra={"w": 0, "j": i, "pad": "p" * 80})
+            second.info("second %d", i, extra={"w": 1, "j": i, "pad": "p" * 80})
+        report = second.verify_log_integrity()
+        assert report["verified"] is True, report["errors"][:5]
+    finally:
+        first.close()
+        second.close()
+    stream = log_dir / "shared"
+    manifest = json.loads((stream / "manifest.json").read_bytes())
+    assert len(manifest["segments"]) >= 4
+    assert len({s["kid"] for s in manifest["segments"]}) == len(manifest["segments"])
+    assert all(r.status == "ok" for r in read_records(stream))
+    assert _by_worker(stream) == {0: list(range(60)), 1: list(range(60))}
+
+
+def test_a_prune_by_one_writer_is_kept_by_the_others(tmp_path: Path) -> None:
+    log_dir = tmp_path / "logs"
+    kw = _options(durability="sync")
+    first = SecureLogger(log_dir=log_dir, **kw)
+    second = SecureLogger(log_dir=log_dir, **kw)
+    try:
+        for i in range(40):
+            first.info("first %d", i, extra={"w": 0, "j": i, "pad": "p" * 80})
+            second.info("second %d", i, extra={"w": 1, "j": i, "pad": "p" * 80})
+        pruned = first.stream.prune(older_than=timedelta(0))
+        assert pruned >= 2
+        for i in range(40, 80):  # the other writer rotates: it must not forget the prune
+            second.info("second %d", i, extra={"w": 1, "j": i, "pad": "p" * 80})
+        manifest = json.loads((log_dir / "shared" / "manifest.json").read_bytes())
+        assert manifest["pruned"] is not None
+        assert len(manifest["pruned"]["segments"]) == pruned
+        for logger in (first, second):
+            report = logger.verify_log_integrity()
+            assert report["verified"] is True, report["errors"][:5]
+            assert report["pruned"][0]["confirmed"] is True
+    finally:
+        first.close()
+        second.close()
 
 
 def test_a_torn_line_left_by_a_dead_writer_is_cut_by_the_others(tmp_path: Path) -> None:

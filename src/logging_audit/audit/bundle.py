@@ -99,55 +99,47 @@ class _ProofSource:
     of the sibling of the aligned subtree holding ``i``: to its left always a
     perfect subtree, to its right a perfect one or the tree's right edge (a
     partial subtree; none at all when the edge ends there). Partial subtrees
-    are hashed once (there is at most one per level); the previous proof's
-    siblings are kept, so consecutive leaves — the usual export order — share
-    every sibling above the level where their paths part.
+    are hashed once (there is at most one per level). The previous proof's
+    siblings are kept per level: above the highest bit in which two leaf
+    indexes differ their siblings are the same, so consecutive leaves — the
+    usual export order — recompute only a level or two.
     """
 
     def __init__(self, tree: StoredTree, size: int) -> None:
         self._tree = tree
         self._size = size
         self._partial: dict[tuple[int, int], bytes] = {}
-        self._last: dict[tuple[int, int], bytes] = {}
+        self._depth = (size - 1).bit_length() if size > 0 else 0
+        self._levels: list[str | None] = [None] * self._depth
+        self._prev: int | None = None
 
-    def _hash(self, begin: int, end: int, perfect: bool) -> bytes:
-        key = (begin, end)
-        found = self._last.get(key)
-        if found is not None:
-            return found
-        if perfect:
+    def _sibling(self, index: int, level: int) -> bytes | None:
+        width = 1 << level
+        start = (index >> level) << level
+        if (index >> level) & 1:
+            return self._tree.range_hash(start - width, start)
+        begin = start + width
+        if begin >= self._size:
+            return None
+        end = min(begin + width, self._size)
+        if end - begin == width:
             return self._tree.range_hash(begin, end)
-        found = self._partial.get(key)
+        found = self._partial.get((begin, end))
         if found is None:
-            found = self._partial[key] = self._tree.range_hash(begin, end)
+            found = self._partial[(begin, end)] = self._tree.range_hash(begin, end)
         return found
 
-    def inclusion_proof(self, index: int) -> list[bytes]:
-        """The audit path of leaf ``index`` (leaf to root), as ``inclusion_proof`` builds it."""
-        size = self._size
-        if not 0 <= index < size:
-            raise ProofError(f"leaf index {index} is outside the tree of size {size}")
-        path: list[bytes] = []
-        siblings: dict[tuple[int, int], bytes] = {}
-        level = 0
-        while (1 << level) < size:
-            width = 1 << level
-            start = (index >> level) << level
-            if (index >> level) & 1:
-                begin, end, perfect = start - width, start, True
-            else:
-                begin = start + width
-                if begin >= size:
-                    level += 1
-                    continue
-                end = min(begin + width, size)
-                perfect = end - begin == width
-            h = self._hash(begin, end, perfect)
-            siblings[(begin, end)] = h
-            path.append(h)
-            level += 1
-        self._last = siblings
-        return path
+    def inclusion_proof(self, index: int) -> list[str]:
+        """Base64 audit path of leaf ``index`` (leaf to root), as ``inclusion_proof`` builds it."""
+        if not 0 <= index < self._size:
+            raise ProofError(f"leaf index {index} is outside the tree of size {self._size}")
+        levels = self._levels
+        fresh = self._depth if self._prev is None else (index ^ self._prev).bit_length()
+        for level in range(min(fresh, self._depth)):
+            h = self._sibling(index, level)
+            levels[level] = None if h is None else _b64(h)
+        self._prev = index
+        return [h for h in levels if h is not None]
 
 
 # -- writing ----------------------------------------------------------------------------
@@ -276,7 +268,7 @@ def export_bundle(
                     {
                         "seq": stored.seq,
                         "leaf_hash": _b64(leaf),
-                        "proof": [_b64(p) for p in proof],
+                        "proof": proof,
                         "line": _line_text(stored),
                         "event": stored.to_dict(),
                     }

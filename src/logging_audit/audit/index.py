@@ -113,8 +113,8 @@ def _strings(value: Any) -> Iterator[str]:
     if isinstance(value, str):
         yield value
     elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _strings(item)
+        for key in sorted(value):  # the order of the entry bytes (sorted keys)
+            yield from _strings(value[key])
     elif isinstance(value, list):
         for item in value:
             yield from _strings(item)

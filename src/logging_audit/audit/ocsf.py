@@ -336,8 +336,8 @@ def ocsf_activity(
     return OcsfActivity(BASE_EVENT, OTHER, action)
 
 
-MAPPING_TABLE: tuple[tuple[str, str, OcsfActivity], ...] = tuple(
-    (t, a, ocsf_activity(t, a, r))
+MAPPING_TABLE: tuple[tuple[str, str, str | None, OcsfActivity], ...] = tuple(
+    (t, a, r, ocsf_activity(t, a, r))
     for t, a, r in (
         ("authentication", "login", None),
         ("authentication", "logout", None),
@@ -383,7 +383,8 @@ MAPPING_TABLE: tuple[tuple[str, str, OcsfActivity], ...] = tuple(
         ("custom_type", "anything", None),
     )
 )
-"""Representative (event type, action, activity) rows: the table in ``docs/audit-export.md``."""
+"""Representative (event type, action, resource, activity) rows: the table in
+``docs/audit-export.md`` (a test keeps the two equal)."""
 
 
 # -- building the OCSF object ------------------------------------------------------------

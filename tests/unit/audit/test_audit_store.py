@@ -261,3 +261,10 @@ def test_bad_input_is_a_clear_config_error(store: AuditStore) -> None:
         store.search(EventQuery.build(), TOP, limit=0)
     with pytest.raises(ConfigError, match="expected AuditEvent"):
         store.append(["not an event"])  # type: ignore[list-item]
+
+
+def test_derived_columns_do_not_depend_on_key_order(store: AuditStore) -> None:
+    details = {"z": "last words", "a": {"y": "inner", "b": "first"}, "m": ["mid", {"q": "x"}]}
+    store.append([_ev(details=details)])
+    assert store.verify_integrity().verified
+    assert len(store.search(EventQuery.build({"text": "inner first"}), TOP).events) == 1

@@ -29,6 +29,7 @@ from logging_audit.crypto.fields import FieldCipher
 from logging_audit.crypto.signing_keys import SigningKeyStore
 from logging_audit.errors import (
     ConfigError,
+    CryptoError,
     Error,
     FramingError,
     IntegrityError,
@@ -173,6 +174,9 @@ class FileStream:
         self._closed = False
         self._flushing = False
         self._cut: dict[str, Any] | None = None
+        self.manifest: Manifest
+        self._manifest_seen: tuple[int, int] = (0, 0)
+        self._seg: SegmentFile
         self._cipher: tuple[str, FieldCipher] | None = None
         self._prepare_dirs()
         self._mp_fd = self._open_lock_files()
@@ -305,7 +309,7 @@ class FileStream:
     def _open_manifest(self, existing: bool) -> None:
         lay = self.layout
         if existing:
-            self.manifest = Manifest.load(lay.manifest)
+            self._load_manifest()
             if self.manifest.origin != self.origin:
                 raise StorageError(
                     f"{lay.manifest} belongs to stream {self.manifest.origin!r}, "
@@ -315,11 +319,30 @@ class FileStream:
             self.manifest = Manifest(self.origin, [SegmentInfo(1, lay.segment_file(1), 0)])
             self._new_segment_key(self.manifest.segments[0])
             SegmentFile(lay.root / self.manifest.segments[0].file, create=True).close()
-            self.manifest.save(lay.manifest)
+            self._save_manifest()
+
+    def _fresh_enc(self) -> EncryptionKeyStore:
+        """The encryption key store as the file has it now.
+
+        Other writers of a shared log (and ``logaudit shred``) add and shred data
+        keys; reload before changing the file, and when a key is not known yet.
+        """
+        assert self.enc is not None
+        self.enc = EncryptionKeyStore.load(self.enc.path)
+        return self.enc
+
+    def _data_key(self, kid: str) -> bytes:
+        assert self.enc is not None
+        try:
+            return self.enc.data_key(kid)
+        except CryptoError:
+            if kid in {k.kid for k in self.enc.list_data_keys()}:
+                raise  # shredded (or unwraps wrongly) as far as this store knows
+            return self._fresh_enc().data_key(kid)
 
     def _new_segment_key(self, seg: SegmentInfo) -> None:
         if self.enc is not None:
-            kid, _ = self.enc.new_data_key()
+            kid, _ = self._fresh_enc().new_data_key()
             seg.kid = kid
 
     def _field_cipher(self) -> FieldCipher | None:
@@ -329,10 +352,10 @@ class FileStream:
         seg = self.manifest.current
         if seg.kid is None:
             self._new_segment_key(seg)
-            self.manifest.save(self.layout.manifest)
+            self._save_manifest()
         assert seg.kid is not None
         if self._cipher is None or self._cipher[0] != seg.kid:
-            key = self.enc.data_key(seg.kid)
+            key = self._data_key(seg.kid)
             cipher = FieldCipher(key, seg.kid, self.origin, self.options.encrypted_fields)
             self._cipher = (seg.kid, cipher)
         return self._cipher[1]
@@ -465,9 +488,11 @@ class FileStream:
         and the cut is logged, as on reopening.
         """
         ptr = self._read_pointer() or {}
+        if self._manifest_stamp() != self._manifest_seen:  # rotated, pruned, keyed elsewhere
+            self._load_manifest()
         last: bytes | None = None
-        if ptr.get("seg", self.manifest.current.id) != self.manifest.current.id:
-            self.manifest = Manifest.load(self.layout.manifest)
+        current = self.layout.root / self.manifest.current.file
+        if current != self._seg.path:
             for seg in self.manifest.segments:
                 if seg.end_seq is not None and seg.end_seq <= self.writer.size:
                     continue
@@ -481,7 +506,7 @@ class FileStream:
                         self._adopt(entry, self.layout.root / seg.file, lineno)
                         last = line
             self._seg.close()
-            self._seg = SegmentFile(self.layout.root / self.manifest.current.file, create=False)
+            self._seg = SegmentFile(current, create=False)
             self._adopt_file(self._seg.path, 0, cut_torn=True)
         else:
             size = self._file_size()
@@ -502,6 +527,22 @@ class FileStream:
             self.keys = SigningKeyStore.load(self.keys.path)
         self._sync_key(self._last_line or last, self._seg.path)
         self._queue_cut_record()
+
+    def _manifest_stamp(self) -> tuple[int, int]:
+        """Identity of the manifest file: every save replaces it (a new inode)."""
+        try:
+            st = os.stat(self.layout.manifest)
+        except OSError as exc:
+            raise StorageError(f"cannot stat manifest {self.layout.manifest}: {exc}") from exc
+        return st.st_ino, st.st_mtime_ns
+
+    def _load_manifest(self) -> None:
+        self.manifest = Manifest.load(self.layout.manifest)
+        self._manifest_seen = self._manifest_stamp()
+
+    def _save_manifest(self) -> None:
+        self.manifest.save(self.layout.manifest)
+        self._manifest_seen = self._manifest_stamp()
 
     def _file_size(self) -> int:
         try:
@@ -539,7 +580,7 @@ class FileStream:
     def _key_for(self, kid: str) -> bytes:
         if self.enc is None:
             raise KeyStoreError("an archive is encrypted but encryption is not enabled")
-        return self.enc.data_key(kid)
+        return self._data_key(kid)
 
     # -- appending -----------------------------------------------------------
     def append(self, fields: dict[str, Any], ts: str | None = None, *, owned: bool = False) -> None:
@@ -648,7 +689,7 @@ class FileStream:
             if cipher is None:
                 try:
                     data = w.append_owned_batch(batch, json_default)
-                except FramingError:
+                except (FramingError, RecursionError):
                     data = None  # one odd record: take the careful path for the batch
             if data is None:
                 lines = [self._encode(w, cipher, ts, fields) for ts, fields in batch]
@@ -669,8 +710,8 @@ class FileStream:
                 return w.append(fields, ts=ts, default=json_default, owned=True)
             record = cipher.encrypt(dict(fields), w.size, json_default)
             return w.append(record, ts=ts, default=json_default, owned=True)
-        except (FramingError, ConfigError):
-            # e.g. non-string keys, integers beyond 64 bits, lone surrogates
+        except (FramingError, ConfigError, RecursionError):
+            # e.g. non-string keys, integers beyond 64 bits, lone surrogates, cycles
             safe = json_safe({k: v for k, v in fields.items() if k not in RESERVED_FIELDS})
             if cipher is not None:
                 safe = cipher.encrypt(safe, w.size)
@@ -780,7 +821,7 @@ class FileStream:
             self._seg = new_seg
             self._new_segment_key(new)
             self.manifest.segments.append(new)
-            self.manifest.save(self.layout.manifest)
+            self._save_manifest()
             self._publish_pointer()
             if self.options.archive:
                 self._archive(seg)
@@ -790,7 +831,8 @@ class FileStream:
         src = self.layout.root / seg.file
         key = None
         if self.options.encrypt_archives and self.enc is not None:
-            key = self.enc.new_data_key()  # its own key: shredding field keys keeps it readable
+            # its own key: shredding field keys keeps it readable
+            key = self._fresh_enc().new_data_key()
         rel = self.layout.archive_file(seg.id, key is not None)
         digest = write_archive(
             src,
@@ -800,7 +842,7 @@ class FileStream:
             origin=self.origin,
         )
         seg.archive = ArchiveInfo(rel, digest, key[0] if key else None)
-        self.manifest.save(self.layout.manifest)
+        self._save_manifest()
         try:
             src.unlink()
             fsync_dir(src.parent)
@@ -869,7 +911,7 @@ class FileStream:
             "at": now_ts(),
             "epoch": last.end_state.get("epoch", 0),
         }
-        self.manifest.save(self.layout.manifest)
+        self._save_manifest()
         for seg in victims:
             for rel in (seg.file, seg.archive.file if seg.archive else None):
                 if rel is not None:
