@@ -168,11 +168,32 @@ def _decode(
     return Record(e.seq, e.ts, e.epoch, fields, segment, number, status)
 
 
+class _KeyLookup:
+    """Data keys from an encryption key file, reloaded when a key is not in it yet.
+
+    A writer adds a data key at every rotation; a reader that follows the log
+    must see them (a shredded key stays shredded: no reload for those).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.store = EncryptionKeyStore.load(path)
+
+    def __call__(self, kid: str) -> bytes:
+        try:
+            return self.store.data_key(kid)
+        except CryptoError:
+            if any(k.kid == kid for k in self.store.list_data_keys()):
+                raise
+            self.store = EncryptionKeyStore.load(self.path)
+            return self.store.data_key(kid)
+
+
 def _key_lookup(stream: Path, key_file: Path | None) -> Callable[[str], bytes] | None:
     path = key_file or StreamLayout(stream).keys / "encryption.json"
     if not path.exists():
         return None
-    return EncryptionKeyStore.load(path).data_key
+    return _KeyLookup(path)
 
 
 def read_records(

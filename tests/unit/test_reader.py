@@ -134,7 +134,16 @@ def test_encrypted_fields_are_decrypted_with_the_key(log_dir: Path) -> None:
     assert RecordFilter.build(text="123-45")(hidden[0]) is False
 
 
-def test_follow_yields_the_last_records_then_new_ones(logger: SecureLogger, log_dir: Path) -> None:
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+def test_follow_yields_the_last_records_then_new_ones(log_dir: Path, encrypted: bool) -> None:
+    logger = SecureLogger(name="app", log_dir=log_dir, node_id=NODE, encryption_enabled=encrypted)
+    try:
+        _follow(logger, log_dir)
+    finally:
+        logger.close()
+
+
+def _follow(logger: SecureLogger, log_dir: Path) -> None:
     for i in range(5):
         logger.info("old %d", i)
     logger.flush()
@@ -160,6 +169,7 @@ def test_follow_yields_the_last_records_then_new_ones(logger: SecureLogger, log_
     finally:
         done.set()
         reader.join(5)
+    assert all(r.status == "ok" for r in got), "new data keys must be picked up"
     assert [r.fields.get("msg") for r in got if r.kind == "record"] == [
         "old 3",
         "old 4",

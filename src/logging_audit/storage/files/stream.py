@@ -10,9 +10,11 @@ writes; the chain therefore never forks, whoever writes.
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import hashlib
 import os
+import sys
 import threading
 import time
 import weakref
@@ -207,6 +209,7 @@ class FileStream:
             name=f"logaudit-flush-{options.name}",
         )
         self._thread.start()
+        _OPEN_STREAMS.add(self)
 
     # -- opening -------------------------------------------------------------
     def _take_cut(self) -> dict[str, Any] | None:
@@ -931,6 +934,7 @@ class FileStream:
             self.seal()
         finally:
             self._closed = True
+            _OPEN_STREAMS.discard(self)
             with suppress(Error):
                 self._seg.close()
             with suppress(OSError):
@@ -1010,6 +1014,23 @@ def _mkdir_private(path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
         raise StorageError(f"cannot create key directory {path}: {exc}") from exc
+
+
+_OPEN_STREAMS: weakref.WeakSet[FileStream] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    """Close the streams the application left open, as logging.shutdown does for handlers.
+
+    The flusher is a daemon thread: without this, what was logged in the last
+    ``flush_interval`` (all of it, in a short script) would be lost at exit.
+    """
+    for stream in list(_OPEN_STREAMS):
+        try:
+            stream.close()
+        except Error as exc:
+            print(f"logaudit: could not close {stream.origin} at exit: {exc}", file=sys.stderr)
 
 
 def _flusher(ref: Callable[[], FileStream | None], stop: threading.Event) -> None:
