@@ -23,8 +23,13 @@ def test_readme_example_runs(
     code = BLOCKS[index]
     exec(compile(code, f"README.md example {index + 1}", "exec"), {"__name__": "__readme__"})  # noqa: S102 - running our own documentation is the point
     out = capsys.readouterr().out
+    last = out.strip().splitlines()[-1] if out.strip() else ""
     if 'print(results["verified"])' in code:
-        assert out.strip().splitlines()[-1] == "True"
+        assert last == "True"
+    if "print(len(events), len(hidden))" in code:
+        assert last == "1 0"  # the LEVEL_3 event is visible at LEVEL_4, hidden at LEVEL_2
+    if 'verification["verified"])' in code:
+        assert last == "2 True True"
     # Whatever the example wrote must still verify.
     from logging_audit.crypto.signing_keys import SigningKeyStore
     from logging_audit.storage.files.verify import find_streams, verify_stream_dir

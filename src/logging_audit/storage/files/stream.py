@@ -1016,7 +1016,8 @@ def _mkdir_private(path: Path) -> None:
         raise StorageError(f"cannot create key directory {path}: {exc}") from exc
 
 
-_OPEN_STREAMS: weakref.WeakSet[FileStream] = weakref.WeakSet()
+_OPEN_STREAMS: set[FileStream] = set()
+"""Streams not closed yet: an open stream holds queued records, so it is never just dropped."""
 
 
 @atexit.register
