@@ -7,6 +7,8 @@ import decimal
 import json
 import logging
 import socket
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -267,6 +269,34 @@ def test_context_manager_and_idempotent_close(log_dir: Path) -> None:
     with SecureLogger(name="app", log_dir=log_dir, node_id=NODE) as again:
         again.info("reopened")
         assert again.verify_log_integrity()["verified"] is True
+
+
+_EXIT_WITHOUT_CLOSE = """
+import sys
+from logging_audit.secure_logger import SecureLogger
+logger = SecureLogger(name="app", log_dir=sys.argv[1], node_id="node-1", flush_interval=60)
+for i in range(10):
+    logger.info("record %d", i)
+SecureLogger(name="other", log_dir=sys.argv[1], node_id="node-1").info("dropped at once")
+"""
+
+
+def test_what_was_logged_survives_an_exit_without_close(log_dir: Path) -> None:
+    """As logging.shutdown flushes handlers: the last records are not lost at exit."""
+    done = subprocess.run(
+        [sys.executable, "-c", _EXIT_WITHOUT_CLOSE, str(log_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [r.fields["msg"] for r in _records(log_dir)] == [f"record {i}" for i in range(10)]
+    assert [r.fields["msg"] for r in _records(log_dir, "other")] == ["dropped at once"]
+    with SecureLogger(name="app", log_dir=log_dir, node_id=NODE) as logger:
+        report = logger.verify_log_integrity()
+        assert report["verified"] is True
+        assert report["seals_verified"] == 1, "exiting closed (sealed) the log"
 
 
 def test_a_second_writer_without_multiprocess_is_refused(

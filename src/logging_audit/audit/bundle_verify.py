@@ -542,6 +542,8 @@ class _Verifier:
         self.digest = hashlib.sha256()
         self.manifest_seen = False
         self.manifest_digest: str | None = None
+        self.digest_complete = True
+        """False once an event record was too broken to enter the events digest."""
 
     # -- header and checkpoints --------------------------------------------------------
 
@@ -669,19 +671,28 @@ class _Verifier:
         what = f"event record #{index}"
         if not isinstance(rec, dict):
             r.fail(BundleFailureKind.MALFORMED, f"{what} is not an object", index=index)
+            self.digest_complete = False
             return
         try:
             line = _parse_line(rec, what)
+        except _Malformed as exc:
+            seq = rec.get("seq") if isinstance(rec.get("seq"), int) else None
+            r.fail(BundleFailureKind.MALFORMED, str(exc), index=index, seq=seq)
+            self.digest_complete = False
+            return
+        seq = line.seq
+        events_digest_update(self.digest, seq, line.leaf)
+        duplicate = seq in self.seen
+        self.seen.add(seq)
+        try:
             recorded_leaf = _hash(rec.get("leaf_hash"), f"{what} leaf_hash")
             proof = _hashes(rec.get("proof"), f"{what} proof")
             entry = parse_entry(line.entry)
         except (_Malformed, FramingError) as exc:
-            seq = rec.get("seq") if isinstance(rec.get("seq"), int) else None
             r.fail(BundleFailureKind.MALFORMED, str(exc), index=index, seq=seq)
             return
-        seq = line.seq
         ok = True
-        if seq in self.seen:
+        if duplicate:
             r.fail(
                 BundleFailureKind.DUPLICATE_EVENT,
                 "this seq appeared earlier in the bundle",
@@ -689,8 +700,6 @@ class _Verifier:
                 seq=seq,
             )
             ok = False
-        self.seen.add(seq)
-        events_digest_update(self.digest, seq, line.leaf)
         if entry.seq != seq:
             r.fail(
                 BundleFailureKind.SEQ_MISMATCH,
@@ -873,7 +882,7 @@ class _Verifier:
                 f"{n - want} event(s) added: the logged manifest records {want}, the bundle "
                 f"holds {n}",
             )
-        elif self.digest.hexdigest() != self.manifest_digest:
+        elif self.digest_complete and self.digest.hexdigest() != self.manifest_digest:
             r.fail(
                 BundleFailureKind.EVENTS_CHANGED,
                 f"the bundle holds {n} events as recorded, but not the same ones in the same "

@@ -162,7 +162,7 @@ def unframe_line(line: bytes) -> tuple[bytes, bytes]:
     if not line.endswith(_MAC_CLOSE) or line[0:1] != b"{":
         raise FramingError("line is not a JSON object closed by its mac field")
     try:
-        mac = binascii.a2b_base64(line[n - _MAC_B64_LEN - 2 : n - 2], strict_mode=True)
+        mac = base64.b64decode(line[n - _MAC_B64_LEN - 2 : n - 2], validate=True)
     except binascii.Error as exc:
         raise FramingError("mac is not valid base64") from exc
     if len(mac) != HASH_SIZE:

@@ -43,7 +43,7 @@ def evolve_key(key: bytes | bytearray) -> bytes:
     return hmac.digest(key, EVOLVE_LABEL, "sha256")
 
 
-def epoch_key(k0: bytes, epoch: int, *, start_epoch: int = 0) -> bytes:
+def epoch_key(k0: bytes | bytearray, epoch: int, *, start_epoch: int = 0) -> bytes:
     """Return K(epoch) by evolving ``k0`` (the key of ``start_epoch``) forward."""
     if epoch < start_epoch:
         raise ConfigError(f"cannot derive key of epoch {epoch} from epoch {start_epoch}")

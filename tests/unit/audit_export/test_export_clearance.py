@@ -1,4 +1,4 @@
-"""No read-up through exports: events above the requestor's clearance leave no trace, not even a count."""
+"""No read-up through exports: events above the reader's clearance leave no trace, nor a count."""
 
 from __future__ import annotations
 
@@ -50,9 +50,7 @@ def test_counts_and_custody_say_nothing_about_hidden_events(
     result = export_events(store, only_secret, READER3, tmp_path / "x.json")
     assert result.count == 0
     assert orjson.loads((tmp_path / "x.json").read_bytes()) == []
-    custody = store.search(
-        EventQuery.build({"action": "export_custody"}), AUDITOR
-    ).events[-1].event
+    custody = store.search(EventQuery.build({"action": "export_custody"}), AUDITOR).events[-1].event
     assert custody.details["result_count"] == 0
     assert custody.clearance == ClearanceLevel.LEVEL_3  # classified at the reader's level
     # a LEVEL_5 export of the same query sees both

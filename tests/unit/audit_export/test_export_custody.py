@@ -20,8 +20,8 @@ def _records(store: AuditStore, export_id: str) -> dict[str, StoredEvent]:
 
 
 @pytest.mark.parametrize(
-    ("fmt", "bundle"), [("json", False), ("jsonl", False), ("csv", False), ("ocsf", False),
-                        ("jsonl", True)]
+    ("fmt", "bundle"),
+    [("json", False), ("jsonl", False), ("csv", False), ("ocsf", False), ("jsonl", True)],
 )
 def test_custody_event_holds_the_file_digest(
     store: AuditStore, tmp_path: Path, fmt: str, bundle: bool

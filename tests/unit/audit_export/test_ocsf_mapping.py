@@ -137,7 +137,9 @@ def test_failures_errors_and_severity() -> None:
         _stored(AuditEvent("authentication", "login", "mallory", outcome="failure")), origin="o"
     )
     assert (failed["status_id"], failed["severity_id"], failed["severity"]) == (2, 3, "Medium")
-    crash = to_ocsf(_stored(AuditEvent("system", "error", "system", actor_type="system")), origin="o")
+    crash = to_ocsf(
+        _stored(AuditEvent("system", "error", "system", actor_type="system")), origin="o"
+    )
     assert crash["severity_id"] == 4
     assert crash["actor"]["user"]["type_id"] == 3
     told = to_ocsf(
@@ -152,7 +154,9 @@ def test_failures_errors_and_severity() -> None:
 def test_class_specific_objects() -> None:
     mfa = to_ocsf(_stored(AuditEvent("authentication", "mfa", "u")), origin="o")
     assert mfa["is_mfa"] is True
-    acct = to_ocsf(_stored(AuditEvent("administrative", "user_create", "admin", resource="bob")), origin="o")
+    acct = to_ocsf(
+        _stored(AuditEvent("administrative", "user_create", "admin", resource="bob")), origin="o"
+    )
     assert acct["user"]["uid"] == "bob"
     assert acct["actor"]["user"]["uid"] == "admin"
     ent = to_ocsf(
@@ -161,17 +165,29 @@ def test_class_specific_objects() -> None:
     )
     assert ent["entity"] == {"uid": "retention", "name": "retention", "type": "configuration"}
     api = to_ocsf(
-        _stored(AuditEvent("agent_action", "update_ticket", "A-1", actor_type="agent", resource="T-9",
-                           agent_sig=AgentSignature("k", "s"))),
+        _stored(
+            AuditEvent(
+                "agent_action",
+                "update_ticket",
+                "A-1",
+                actor_type="agent",
+                resource="T-9",
+                agent_sig=AgentSignature("k", "s"),
+            )
+        ),
         origin="o",
     )
     assert api["api"]["operation"] == "update_ticket"
     assert api["resources"] == [{"uid": "T-9", "name": "T-9"}]
     assert api["actor"]["user"] == {"uid": "A-1", "name": "A-1", "type_id": 99, "type": "Agent"}
     assert api["unmapped"]["logging_audit"]["agent_signature"] == {"kid": "k", "sig": "s"}
-    app = to_ocsf(_stored(AuditEvent("system", "startup", "system", source_node="web-1")), origin="o")
+    app = to_ocsf(
+        _stored(AuditEvent("system", "startup", "system", source_node="web-1")), origin="o"
+    )
     assert app["app"] == {"name": "web-1"}
-    f = to_ocsf(_stored(AuditEvent("data_access", "read", "u", resource="/srv/a/b.pdf")), origin="o")
+    f = to_ocsf(
+        _stored(AuditEvent("data_access", "read", "u", resource="/srv/a/b.pdf")), origin="o"
+    )
     assert f["file"]["name"] == "b.pdf"
     assert f["file"]["path"] == "/srv/a/b.pdf"
     assert "device" in f

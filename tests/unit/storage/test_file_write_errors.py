@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,23 @@ def test_a_failed_fsync_does_not_write_records_twice(
     logger.info("three")
     assert _msgs(log_dir) == ["one", "two", "three"]
     assert logger.verify_log_integrity()["verified"] is True
+
+
+def test_a_prune_that_cannot_be_written_changes_nothing(
+    make_logger: MakeLogger, log_dir: Path, disk: Disk
+) -> None:
+    logger = make_logger(max_log_size_mb=0.01, durability="sync")
+    for i in range(80):
+        logger.info("record %d", i, extra={"pad": "p" * 60})
+    archives = sorted((log_dir / "app" / "archive").iterdir())
+    assert len(archives) >= 2
+    disk.full = True
+    with pytest.raises(StorageError):
+        logger.stream.prune(older_than=timedelta(0))
+    disk.full = False
+    assert sorted((log_dir / "app" / "archive").iterdir()) == archives
+    assert logger.verify_log_integrity()["verified"] is True
+    assert logger.stream.prune(older_than=timedelta(0)) == len(archives)
+    report = logger.verify_log_integrity()
+    assert report["verified"] is True, report["errors"]
+    assert report["pruned"][0]["confirmed"] is True

@@ -228,8 +228,12 @@ class FileStream:
         lay = self.layout
         try:
             self._lock_fd = os.open(lay.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        except OSError as exc:
+            raise StorageError(f"cannot open lock file in {lay.root}: {exc}") from exc
+        try:
             mp_fd = os.open(lay.root / ".writers", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
         except OSError as exc:
+            os.close(self._lock_fd)
             raise StorageError(f"cannot open lock file in {lay.root}: {exc}") from exc
         mode = fcntl.LOCK_SH if self.options.multiprocess else fcntl.LOCK_EX
         try:
@@ -904,8 +908,19 @@ class FileStream:
         with self._lock:
             batch, self._pending = self._pending, []
         if batch:
-            self._write_batch(batch)
-        self._seg.write(self.writer.prune(start) + b"\n")
+            try:
+                self._write_batch(batch)
+            except Error:
+                with self._lock:
+                    self._pending[:0] = batch
+                raise
+        w = self.writer
+        snapshot, key = w.state(), w.epoch_key
+        try:
+            self._seg.write(w.prune(start) + b"\n")
+        except Error:
+            self.writer = LedgerWriter(self.origin, key, state=snapshot)
+            raise
         self._seg.sync()
         ids = sorted(already | {s.id for s in victims})
         self.manifest.pruned = {
