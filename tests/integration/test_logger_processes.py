@@ -13,13 +13,17 @@ import signal
 import subprocess
 import sys
 import time
+import traceback
+import warnings
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from logging_audit.errors import StorageError
 from logging_audit.reader import read_records
 from logging_audit.secure_logger import SecureLogger
 
@@ -270,3 +274,70 @@ def test_two_multiprocess_writers_may_share(tmp_path: Path) -> None:
         assert _open_in_child(log_dir, "mp") == "opened"
     finally:
         logger.close()
+
+
+def _fork(child: Callable[[], None]) -> int:
+    """Run ``child`` in a forked process (as gunicorn --preload forks its workers)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork() with threads, 3.12+
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 0
+        try:
+            child()
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_shared_log_opened_before_fork_is_reopened_in_each_child(tmp_path: Path) -> None:
+    log_dir = tmp_path / "logs"
+    logger = SecureLogger(log_dir=log_dir, **_options(flush_interval=60))
+    try:
+        logger.info("queued in the parent before fork", extra={"w": 9, "j": 0})
+
+        def worker(w: int) -> Callable[[], None]:
+            def run() -> None:
+                for j in range(50):
+                    logger.info("child %d record %d", w, j, extra={"w": w, "j": j})
+                logger.close()
+
+            return run
+
+        assert [_fork(worker(w)) for w in range(2)] == [0, 0]
+        logger.info("parent after the children", extra={"w": 9, "j": 1})
+        report = logger.verify_log_integrity()
+        assert report["verified"] is True, report["errors"][:5]
+    finally:
+        logger.close()
+    stream = log_dir / "shared"
+    records = list(read_records(stream))
+    assert [r.seq for r in records] == list(range(len(records)))
+    assert _by_worker(stream) == {0: list(range(50)), 1: list(range(50)), 9: [0, 1]}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_an_exclusive_log_opened_before_fork_refuses_the_child(tmp_path: Path) -> None:
+    log_dir = tmp_path / "logs"
+    logger = SecureLogger(log_dir=log_dir, **_options(multiprocess=False))
+    try:
+        logger.info("parent")
+
+        def child() -> None:
+            with pytest.raises(StorageError, match=r"opened before fork\(\) without multi"):
+                logger.info("child")
+            with pytest.raises(StorageError, match="post_fork"):
+                logger.info("child")
+
+        assert _fork(child) == 0
+        logger.info("parent again")
+        report = logger.verify_log_integrity()
+        assert report["verified"] is True, report["errors"][:5]
+    finally:
+        logger.close()
+    msgs = [r.fields["msg"] for r in read_records(log_dir / "shared") if r.kind == "record"]
+    assert msgs == ["parent", "parent again"]

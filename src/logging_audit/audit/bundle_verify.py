@@ -601,8 +601,8 @@ class _Verifier:
         if version is None:
             r.fail(BundleFailureKind.MALFORMED, "not an evidence bundle (no 'logaudit_bundle')")
             return False
-        r.version = version if isinstance(version, int) else None
-        if version != BUNDLE_VERSION:
+        r.version = version if type(version) is int else None
+        if r.version != BUNDLE_VERSION:
             r.fail(
                 BundleFailureKind.UNSUPPORTED_VERSION,
                 f"bundle version {version!r}; this verifier reads version {BUNDLE_VERSION}",

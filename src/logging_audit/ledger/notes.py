@@ -121,6 +121,9 @@ def _b64decode_canonical(data: str, what: str, error: type[NoteError] = NoteErro
     bytes. ``what`` names the field in the error message; ``error`` is the
     exception class to raise.
     """
+    if len(data) % 4 or data.endswith("==="):
+        # Checked here because Python 3.10 decodes some excess padding that 3.11 refuses.
+        raise error(f"{what} is not valid base64")
     try:
         raw = base64.b64decode(data.encode("ascii"), validate=True)
     except (UnicodeEncodeError, binascii.Error, ValueError) as exc:

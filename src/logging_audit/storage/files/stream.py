@@ -165,6 +165,11 @@ class FileStream:
         self.options = options
         self.origin = options.origin
         self.layout = StreamLayout(options.stream_dir)
+        self._open()
+
+    def _open(self) -> None:
+        options = self.options
+        self._closed_reason = f"stream {self.origin} is closed"
         self._lock = threading.Lock()  # pending queue and counters
         self._flush_lock = threading.RLock()  # one flusher at a time; writer state
         self._cv = threading.Condition()
@@ -603,7 +608,7 @@ class FileStream:
                 raise FramingError(f"field names reserved by the ledger: {names}")
             fields = dict(fields)
         if self._closed:
-            raise StorageError(f"stream {self.origin} is closed")
+            raise StorageError(self._closed_reason)
         if self._error is not None:
             self._retry_after_error()
         with self._lock:
@@ -957,6 +962,31 @@ class FileStream:
             with suppress(OSError):
                 os.close(self._mp_fd)
 
+    def _after_fork_in_child(self) -> None:
+        """In a child forked from the process that opened the stream (e.g. gunicorn --preload).
+
+        The child must share neither the parent's file descriptions (their locks
+        would then lock nothing between parent and child) nor its queued records.
+        A shared (``multiprocess``) stream is opened anew; an exclusive one is
+        unusable here, with an error that says what to do.
+        """
+        for fd in (self._seg.fd, self._lock_fd, self._mp_fd):
+            with suppress(OSError):
+                os.close(fd)
+        self._pending = []
+        why = (
+            "it was opened before fork() without multiprocess=True: open it in each worker "
+            "(e.g. in gunicorn's post_fork hook), or open it with multiprocess=True"
+        )
+        if self.options.multiprocess:
+            try:
+                self._open()
+                return
+            except Error as exc:
+                why = f"it could not be opened again after fork(): {exc}"
+        self._closed = True
+        self._closed_reason = f"stream {self.origin} is not usable in this process: {why}"
+
     def background_tick(self) -> None:
         """One run of the background flusher: write, fsync, seal when the epoch is due."""
         if self._closed:
@@ -1047,6 +1077,17 @@ def _close_at_exit() -> None:
             stream.close()
         except Error as exc:
             print(f"logaudit: could not close {stream.origin} at exit: {exc}", file=sys.stderr)
+
+
+def _reopen_after_fork() -> None:
+    streams = list(_OPEN_STREAMS)
+    _OPEN_STREAMS.clear()
+    for stream in streams:
+        stream._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reopen_after_fork)
 
 
 def _flusher(ref: Callable[[], FileStream | None], stop: threading.Event) -> None:

@@ -1,0 +1,92 @@
+"""Sliding windows of events per key, with idle keys swept away."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from logging_audit.detection.model import MAX_EVIDENCE, Obs
+
+__all__ = ["Hit", "KeyedWindows", "Window"]
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Hit:
+    """One event in a window: its time, id, seq and the detector's own value."""
+
+    ts: float
+    event_id: str
+    seq: int
+    value: Any = None
+
+
+@dataclass
+class Window:
+    """The hits of one key within the last ``width`` seconds."""
+
+    width: float
+    hits: deque[Hit] = field(default_factory=deque)
+
+    def add(self, obs: Obs, value: Any = None) -> None:
+        """Add an event and drop what fell out of the window (by the newest time)."""
+        self.hits.append(Hit(obs.ts, obs.event_id, obs.seq, value))
+        self.evict(obs.ts)
+
+    def evict(self, now: float) -> None:
+        """Drop hits older than ``now - width``."""
+        limit = now - self.width
+        hits = self.hits
+        while hits and hits[0].ts < limit:
+            hits.popleft()
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    def __iter__(self) -> Iterator[Hit]:
+        return iter(self.hits)
+
+    def evidence(self) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        """Event ids and seqs of the newest :data:`MAX_EVIDENCE` hits."""
+        tail = list(self.hits)[-MAX_EVIDENCE:]
+        return tuple(h.event_id for h in tail), tuple(h.seq for h in tail)
+
+    @property
+    def first_ts(self) -> float:
+        """Time of the oldest hit."""
+        return self.hits[0].ts
+
+    @property
+    def last_ts(self) -> float:
+        """Time of the newest hit."""
+        return self.hits[-1].ts
+
+
+class KeyedWindows(Generic[T]):
+    """A value per key, made on first use; keys idle for ``idle`` seconds are dropped."""
+
+    def __init__(self, factory: Callable[[], T], idle: float, sweep_every: int = 50_000) -> None:
+        """``factory()`` makes a new key's value."""
+        self._factory = factory
+        self._idle = idle
+        self._sweep_every = sweep_every
+        self._items: dict[str, tuple[float, T]] = {}
+        self._ops = 0
+
+    def get(self, key: str, now: float) -> T:
+        """The key's value (touched at ``now``)."""
+        self._ops += 1
+        if self._ops >= self._sweep_every:
+            self._ops = 0
+            limit = now - self._idle
+            self._items = {k: v for k, v in self._items.items() if v[0] >= limit}
+        item = self._items.get(key)
+        value = self._factory() if item is None else item[1]
+        self._items[key] = (now, value)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._items)
