@@ -146,7 +146,11 @@ class AuditService:
         source_ip: str | None = None,
     ) -> AuditEvent:
         level = ClearanceLevel.coerce(clearance_level)
-        clean = normalize_details(details, self._store.limits)
+        clean: Mapping[str, Any]
+        if self.require_registered_agents or signature is not None:
+            clean = normalize_details(details, self._store.limits)
+        else:
+            clean = {} if details is None else details  # AuditEvent checks and normalises it
         if self.require_registered_agents and not self.agents.verify_agent_clearance(
             agent_id, ClearanceLevel.LEVEL_1
         ):
@@ -163,10 +167,10 @@ class AuditService:
             assert agent.key_id is not None
             extra["agent_sig"] = AgentSignature(agent.key_id, base64.b64encode(raw).decode())
         return AuditEvent(
-            event_type=EventType.AGENT_ACTION,
+            event_type=EventType.AGENT_ACTION.value,
             action=action_type,
             actor=agent_id,
-            actor_type=ActorType.AGENT,
+            actor_type=ActorType.AGENT.value,
             outcome=outcome,
             resource=resource,
             source_ip=source_ip,
@@ -220,8 +224,8 @@ class AuditService:
         for i, item in enumerate(events):
             if not isinstance(item, Mapping):
                 raise ConfigError(f"event {i} is not a mapping")
-            unknown = set(item) - _ALLOWED_RECORD_KEYS
-            if unknown:
+            if not _ALLOWED_RECORD_KEYS.issuperset(item):
+                unknown = set(item) - _ALLOWED_RECORD_KEYS
                 raise ConfigError(f"event {i} has unknown keys {sorted(unknown)}")
             args = dict(item)
             try:

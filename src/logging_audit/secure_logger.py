@@ -92,7 +92,11 @@ def _message(msg: object, args: tuple[object, ...]) -> str:
             text = str(msg)
         except Exception:
             text = f"<unprintable {type(msg).__name__} message>"
-        return f"{text} [message arguments could not be formatted: {exc!r}; args={args!r}]"
+        try:
+            shown = repr(args)
+        except Exception:
+            shown = "<unprintable>"
+        return f"{text} [message arguments could not be formatted: {exc!r}; args={shown}]"
 
 
 def _options(

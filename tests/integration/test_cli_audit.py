@@ -208,6 +208,29 @@ def test_bundle_export_and_offline_verification(
     assert "json or jsonl" in err
 
 
+def test_export_shows_progress_on_a_terminal(
+    capsys: pytest.CaptureFixture[str],
+    db: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _populate(capsys, db)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, out, err = run(
+        capsys, "audit", "export", *db, "--clearance", "5", tmp_path / "b.json", "--bundle"
+    )
+    assert code == 0, err
+    assert "exported" in out
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, out, _ = run(capsys, "audit", "verify-bundle", tmp_path / "b.json")
+    assert code == 0
+    # on a terminal the export first counted the events for its progress bar (recorded)
+    code, out, _ = run(
+        capsys, "audit", "search", *db, "--clearance", "5", "--action", "count", "--json"
+    )
+    assert orjson.loads(out)["count"] == 1
+
+
 def test_export_to_stdout(
     db: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -194,9 +194,11 @@ def test_bad_format_args_or_message_never_crash_the_caller(
     logger.info("%d items", "many")
     logger.info("%s and %s", "only one")
     logger.info(NoStr())
+    logger.info("%d and %s", NoStr(), _BrokenRepr())
     logger.flush()
     msgs = [r.fields["msg"] for r in _records(log_dir)]
-    assert len(msgs) == 3
+    assert len(msgs) == 4
+    assert msgs[3].startswith("%d and %s [message arguments could not be formatted")
     assert msgs[0].startswith("%d items")
     assert "'many'" in msgs[0]
     assert msgs[1].startswith("%s and %s")

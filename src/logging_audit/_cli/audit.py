@@ -353,7 +353,7 @@ def search(
     type=click.Choice([f.value for f in ExportFormat]),
     default="json",
     show_default=True,
-    help="json (one document), jsonl, csv or ocsf (JSON array of OCSF events).",
+    help="json (the seed's JSON array), jsonl, csv or ocsf (JSON array of OCSF events).",
 )
 @click.option(
     "--bundle",

@@ -13,17 +13,25 @@ one epoch behind, which the next appender repairs, never ahead.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from logging_audit.audit.driver import Driver, EntryRow, Tx
-from logging_audit.audit.index import derive_index, ts_to_us
+from logging_audit.audit.events import AuditEvent
+from logging_audit.audit.index import (
+    INDEX_COLUMNS,
+    KIND_EVENT,
+    derive_index,
+    event_search_text,
+    index_text,
+    search_text,
+    ts_to_us,
+)
 from logging_audit.audit.keys import StreamKeys
 from logging_audit.audit.ledger_state import load_state, save_state
 from logging_audit.errors import FormatError, IntegrityError
 from logging_audit.ledger import (
-    Entry,
     LedgerWriter,
     NoteVerifier,
     StreamStart,
@@ -37,12 +45,18 @@ from logging_audit.ledger.framing import MAC_SUFFIX_LEN
 
 __all__ = ["AppendBatch", "catch_up_keys", "insert_checkpoint", "row_from_line"]
 
+_NUL_ESCAPE = b"\\u0000"
+"""How the entry bytes spell U+0000 (orjson escapes it; a literal NUL never appears)."""
+
 
 def row_from_line(line: bytes) -> EntryRow:
     """Parse a framed line just written and derive its row (from the bytes, as verify does)."""
     raw, _ = unframe_line(line)
     entry = parse_entry(raw)
-    return EntryRow(entry.seq, line, leaf_hash(raw), entry, derive_index(entry))
+    ix = derive_index(entry)
+    text = search_text(entry)
+    columns = (entry.seq, line, leaf_hash(raw), *(ix[c] for c in INDEX_COLUMNS), text)
+    return EntryRow(columns, None if text is None else entry.fields)
 
 
 def insert_checkpoint(tx: Tx, note: str, now: str, verifier: NoteVerifier) -> None:
@@ -87,7 +101,6 @@ class AppendBatch:
         self.rows: list[EntryRow] = []
         self.notes: list[str] = []
         self.sealed = False
-        self._prev = self.state.prev
         self._ts: str | None = None
         self._ts_us = 0
         if seal_if_due and keys.epoch_due():
@@ -97,30 +110,71 @@ class AppendBatch:
         """The current time as the ledger writes it."""
         return format_ts(self._clock())
 
-    def add(self, fields: Mapping[str, Any]) -> EntryRow:
-        """Append one record (JSON-native ``fields``); return its row.
+    @property
+    def ts(self) -> str:
+        """The time every record of this batch carries."""
+        return self._batch_time()[0]
 
-        Every record of a batch carries the batch's time. The row is derived
-        from ``fields`` and the ledger fields the writer adds — what parsing
-        the line back would give, without parsing it; ``verify_integrity``
-        derives it again from the stored bytes.
-        """
+    def _batch_time(self) -> tuple[str, int]:
         if self._ts is None:
             self._ts = self.now()
             self._ts_us = ts_to_us(self._ts)
-        seq, epoch = self.writer.size, self.writer.epoch
-        line = self.writer.append(fields, ts=self._ts)
-        raw = line[:-MAC_SUFFIX_LEN] + b"}"
-        leaf = leaf_hash(raw)
-        entry = Entry(seq, self._ts, epoch, self._prev, dict(fields), raw)
-        self._prev = leaf
-        row = EntryRow(seq, line, leaf, entry, derive_index(entry, self._ts_us))
-        self.rows.append(row)
-        return row
+        return self._ts, self._ts_us
+
+    def add_events(self, events: Sequence[AuditEvent]) -> list[EntryRow]:
+        """Append validated events as entries; return their rows, in order.
+
+        Every record of a batch carries the batch's time. Each row is derived
+        once, from the event (already validated and normalised: its attributes
+        are exactly the entry's fields) and the ledger fields of the line — what
+        :func:`~logging_audit.audit.index.derive_index` and
+        :func:`~logging_audit.audit.index.search_text` give for the stored bytes,
+        which ``verify_integrity`` recomputes.
+        """
+        if not events:
+            return []
+        ts, ts_us = self._batch_time()
+        seq = self.writer.size
+        records = [(ts, ev.to_fields()) for ev in events]
+        lines = self.writer.append_owned_batch(records).split(b"\n")
+        rows: list[EntryRow] = []
+        add = rows.append
+        cut = -MAC_SUFFIX_LEN
+        for line, ev, (_, fields) in zip(lines, events, records, strict=False):
+            # ``lines`` ends with the empty string after the last newline
+            leaf = leaf_hash(line[:cut] + b"}")
+            text = event_search_text(fields)
+            if _NUL_ESCAPE in line:  # a NUL somewhere: index columns hold it as U+FFFD
+                columns = (
+                    seq, line, leaf, KIND_EVENT, ts_us,
+                    *[None if v is None else index_text(v) for v in (
+                        ev.event_id, ev.event_type, ev.action, ev.outcome, ev.actor,
+                        ev.actor_type, ev.resource, ev.source_ip, ev.source_node)],
+                    int(ev.clearance), text,
+                )  # fmt: skip
+            else:
+                columns = (
+                    seq, line, leaf, KIND_EVENT, ts_us,
+                    ev.event_id, ev.event_type, ev.action, ev.outcome, ev.actor,
+                    ev.actor_type, ev.resource, ev.source_ip, ev.source_node,
+                    int(ev.clearance), text,
+                )  # fmt: skip
+            add(EntryRow(columns, fields))
+            seq += 1
+        self.rows.extend(rows)
+        return rows
+
+    def add(self, fields: Mapping[str, Any]) -> EntryRow:
+        """Append one record (JSON-native ``fields``, any shape); return its row.
+
+        The row is derived from the line's bytes, as ``verify_integrity`` does;
+        :meth:`add_events` is the fast path for audit events.
+        """
+        ts, _ = self._batch_time()
+        return self._add_line(self.writer.append(fields, ts=ts))
 
     def _add_line(self, line: bytes) -> EntryRow:
         row = row_from_line(line)
-        self._prev = row.leaf_hash
         self.rows.append(row)
         return row
 

@@ -10,15 +10,15 @@ what differs. Database errors are mapped to
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
+from logging_audit.audit.index import INDEX_COLUMNS
 from logging_audit.audit.sql import Dialect
-from logging_audit.ledger import Entry
+from logging_audit.ledger import Entry, parse_entry, unframe_line
 
-__all__ = ["ENTRY_COLUMNS", "Driver", "EntryRow", "Tx"]
+__all__ = ["ENTRY_COLUMNS", "SEARCH_TEXT", "Driver", "EntryRow", "Tx"]
 
 ENTRY_COLUMNS = (
     "seq",
@@ -39,21 +39,60 @@ ENTRY_COLUMNS = (
 )
 """Columns every backend's entries table has (each backend adds its own extras)."""
 
+SEARCH_TEXT = len(ENTRY_COLUMNS)
+"""Position of ``search_text`` in :attr:`EntryRow.columns` (after the entries columns)."""
 
-@dataclass(frozen=True)
+
 class EntryRow:
-    """One row to insert: the framed line, its leaf hash, parsed entry and derived index."""
+    """One row to insert: the framed line, its leaf hash and every value derived from it.
 
-    seq: int
-    line: bytes
-    leaf_hash: bytes
-    entry: Entry
-    index: dict[str, Any]
+    ``columns`` holds the values of :data:`ENTRY_COLUMNS` then ``search_text``
+    (:func:`~logging_audit.audit.index.search_text`), ready to bind; ``fields``
+    the event's caller fields (``None`` for ledger records), from which a
+    backend may derive a document of its own — the ledger's ``seq``, ``ts``,
+    ``epoch`` and ``prev`` may be among them.
+    """
+
+    __slots__ = ("columns", "fields")
+
+    def __init__(self, columns: tuple[Any, ...], fields: Mapping[str, Any] | None) -> None:
+        """Wrap the column values (``len(ENTRY_COLUMNS) + 1`` of them) and the fields."""
+        self.columns = columns
+        self.fields = fields
+
+    @property
+    def seq(self) -> int:
+        """The entry's seq."""
+        return cast(int, self.columns[0])
+
+    @property
+    def line(self) -> bytes:
+        """The framed line."""
+        return cast(bytes, self.columns[1])
+
+    @property
+    def leaf_hash(self) -> bytes:
+        """RFC 6962 leaf hash of the entry bytes."""
+        return cast(bytes, self.columns[2])
+
+    @property
+    def search_text(self) -> str | None:
+        """The words indexed for text search (``None`` for ledger records)."""
+        return cast("str | None", self.columns[SEARCH_TEXT])
+
+    @property
+    def index(self) -> dict[str, Any]:
+        """The derived index columns by name (what ``derive_index`` returns)."""
+        return dict(zip(INDEX_COLUMNS, self.columns[3:SEARCH_TEXT], strict=True))
+
+    @property
+    def entry(self) -> Entry:
+        """The entry, parsed from the line."""
+        return parse_entry(unframe_line(self.line)[0])
 
     def values(self) -> tuple[Any, ...]:
         """Values for :data:`ENTRY_COLUMNS`, in order."""
-        ix = self.index
-        return (self.seq, self.line, self.leaf_hash, *(ix[c] for c in ENTRY_COLUMNS[3:]))
+        return self.columns[:SEARCH_TEXT]
 
 
 class Tx(Protocol):

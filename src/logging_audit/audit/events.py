@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -104,7 +103,12 @@ def new_event_id() -> str:
     rand = int.from_bytes(os.urandom(10), "big")
     value = (ms & (2**48 - 1)) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64
     value |= 0b10 << 62 | rand & (2**62 - 1)
-    return uuid.UUID(int=value).hex
+    return f"{value:032x}"  # == uuid.UUID(int=value).hex, without building the UUID
+
+
+_LEVELS = {int(level): level for level in ClearanceLevel}
+_REQUIRED_TEXT = ("event_type", "action", "actor", "actor_type", "outcome", "event_id")
+_OPTIONAL_TEXT = ("resource", "source_ip", "source_node")
 
 
 def _text(value: Any) -> str:
@@ -148,15 +152,26 @@ class AuditEvent:
     limits: Limits = field(default=DEFAULT_LIMITS, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        # Recording is hot: a plain ASCII ``str`` within bounds is valid as it is
+        # (ASCII cannot hold a lone surrogate); anything else takes the full check.
+        # Attributes are set through ``__dict__``, as ``object.__setattr__`` would.
         n = self.limits.max_string
-        for name in ("event_type", "action", "actor", "actor_type", "outcome", "event_id"):
-            object.__setattr__(self, name, check_identifier(_text(getattr(self, name)), name, n))
-        for name in ("resource", "source_ip", "source_node"):
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, check_identifier(value, name, n))
-        object.__setattr__(self, "clearance", ClearanceLevel.coerce(self.clearance))
-        object.__setattr__(self, "details", normalize_details(self.details, self.limits))
+        attrs = self.__dict__
+        for name in _REQUIRED_TEXT:
+            value = attrs[name]
+            if type(value) is not str or not value or len(value) > n or not value.isascii():
+                attrs[name] = check_identifier(_text(value), name, n)
+        for name in _OPTIONAL_TEXT:
+            value = attrs[name]
+            if value is not None and (
+                type(value) is not str or not value or len(value) > n or not value.isascii()
+            ):
+                attrs[name] = check_identifier(value, name, n)
+        clearance = attrs["clearance"]
+        if type(clearance) is not ClearanceLevel:
+            level = _LEVELS.get(clearance) if type(clearance) is int else None
+            attrs["clearance"] = level or ClearanceLevel.coerce(clearance)
+        attrs["details"] = normalize_details(self.details, self.limits)
 
     @property
     def success(self) -> bool:
@@ -164,7 +179,11 @@ class AuditEvent:
         return self.outcome == Outcome.SUCCESS.value
 
     def to_fields(self) -> dict[str, Any]:
-        """The caller fields of the ledger entry (the ledger adds seq, ts, epoch, prev)."""
+        """The caller fields of the ledger entry (the ledger adds seq, ts, epoch, prev).
+
+        A new dict each time (the ledger may take it over); ``details`` is the
+        event's own (normalised) mapping, not a copy.
+        """
         fields: dict[str, Any] = {
             "audit": EVENT_FORMAT,
             "event_id": self.event_id,
@@ -176,10 +195,12 @@ class AuditEvent:
             "clearance": int(self.clearance),
             "details": self.details,
         }
-        for name in ("resource", "source_ip", "source_node"):
-            value = getattr(self, name)
-            if value is not None:
-                fields[name] = value
+        if self.resource is not None:
+            fields["resource"] = self.resource
+        if self.source_ip is not None:
+            fields["source_ip"] = self.source_ip
+        if self.source_node is not None:
+            fields["source_node"] = self.source_node
         if self.agent_sig is not None:
             fields["agent_sig"] = self.agent_sig.to_fields()
         return fields

@@ -13,7 +13,7 @@ so what is returned is exact.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -27,11 +27,14 @@ __all__ = [
     "KIND_EVENT",
     "KIND_OTHER",
     "derive_index",
+    "event_search_text",
     "index_text",
     "json_body",
+    "json_body_of",
     "search_text",
     "ts_to_us",
     "us_to_ts",
+    "words",
 ]
 
 KIND_EVENT = "event"
@@ -109,18 +112,60 @@ def derive_index(entry: Entry, ts_us: int | None = None) -> dict[str, Any]:
     return out
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
+def _strings(value: Any, out: list[str]) -> None:
+    """Append the strings of a JSON value to ``out``: objects in sorted key order."""
+    kind = type(value)
+    if kind is str:
+        out.append(value)
+    elif kind is dict:
         for key in sorted(value):  # the order of the entry bytes (sorted keys)
-            yield from _strings(value[key])
+            item = value[key]
+            if type(item) is str:
+                out.append(item)
+            elif isinstance(item, dict | list | str | Mapping):
+                _strings(item, out)
+    elif kind is list:
+        for item in value:
+            _strings(item, out)
+    elif isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, Mapping):
+        for key in sorted(value):
+            _strings(value[key], out)
     elif isinstance(value, list):
         for item in value:
-            yield from _strings(item)
+            _strings(item, out)
 
 
 _TEXT_FIELDS = ("event_type", "action", "actor", "outcome", "resource", "source_ip", "source_node")
+
+
+def event_search_text(fields: Mapping[str, Any]) -> str:
+    """:func:`search_text` of an audit event's fields (the event checks are the caller's)."""
+    parts: list[str] = []
+    for name in _TEXT_FIELDS:
+        value = fields.get(name)
+        if isinstance(value, str):
+            parts.append(value)
+    _strings(fields.get("details"), parts)
+    return words(" ".join(parts))
+
+
+_ASCII_WORDS = bytes(
+    i if i < 128 and _WORD.fullmatch(chr(i)) is not None else 32 for i in range(256)
+)
+"""A ``bytes.translate`` table: ASCII word characters kept, every other byte a space."""
+
+
+def words(text: str) -> str:
+    """The runs of Unicode word characters of ``text`` (``\\w+``), joined by single spaces.
+
+    ASCII text takes a faster route with the same result: non-word bytes become
+    spaces and the runs between them are joined again.
+    """
+    if text.isascii():
+        return b" ".join(text.encode("ascii").translate(_ASCII_WORDS).split()).decode("ascii")
+    return " ".join(_WORD.findall(text))
 
 
 def search_text(entry: Entry) -> str | None:
@@ -133,9 +178,7 @@ def search_text(entry: Entry) -> str | None:
     fields = entry.fields
     if entry.ledger_kind is not None or fields.get("audit") != EVENT_FORMAT:
         return None
-    parts = [fields[k] for k in _TEXT_FIELDS if isinstance(fields.get(k), str)]
-    parts.extend(_strings(fields.get("details")))
-    return " ".join(_WORD.findall(" ".join(parts)))
+    return event_search_text(fields)
 
 
 def _sanitize(value: Any) -> Any:
@@ -155,6 +198,11 @@ def json_body(entry: Entry) -> dict[str, Any] | None:
     """
     if entry.ledger_kind is not None or entry.fields.get("audit") != EVENT_FORMAT:
         return None
-    body = _sanitize(entry.fields)
+    return json_body_of(entry.fields)
+
+
+def json_body_of(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`json_body` of an event's fields: every string and key NUL-mapped."""
+    body = _sanitize(dict(fields))
     assert isinstance(body, dict)
     return body

@@ -68,19 +68,63 @@ def _check_str(value: str, path: str) -> str:
     return value
 
 
+def _check_int(value: int, path: str) -> int:
+    if not _INT_MIN <= value <= _INT_MAX:
+        raise ConfigError(f"{_where(path)}: integer {value} does not fit in 64 bits")
+    return value
+
+
+def _check_float(value: float, path: str) -> float:
+    if not math.isfinite(value):
+        raise ConfigError(f"{_where(path)}: {value} is not a finite number (JSON has none)")
+    return value
+
+
+def _normalize_dict(value: dict[Any, Any], path: str, depth: int, limits: Limits) -> dict[str, Any]:
+    """:func:`_normalize` of an exact ``dict``, with its plain members checked inline.
+
+    The same checks and results as the general case: exact ``str``, ``int``,
+    ``float``, ``bool`` and ``None`` values are handled here (an ASCII string
+    cannot hold a lone surrogate), everything else by :func:`_normalize`; paths
+    for error messages are only built when needed.
+    """
+    if depth >= limits.max_depth:
+        raise ConfigError(f"{_where(path)}: nested deeper than {limits.max_depth} levels")
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if type(key) is not str or not key.isascii():
+            if not isinstance(key, str):
+                raise ConfigError(f"{_where(path)}: key {key!r} is not a string")
+            _check_str(key, f"{path}[{key!r}]")
+        kind = type(item)
+        if kind is str:
+            if not item.isascii():
+                _check_str(item, f"{path}.{key}")
+            out[key] = item
+        elif kind is int:
+            out[key] = item if _INT_MIN <= item <= _INT_MAX else _check_int(item, f"{path}.{key}")
+        elif kind is bool or item is None:
+            out[key] = item
+        elif kind is float:
+            out[key] = item if math.isfinite(item) else _check_float(item, f"{path}.{key}")
+        elif kind is dict:
+            out[key] = _normalize_dict(item, f"{path}.{key}", depth + 1, limits)
+        else:
+            out[key] = _normalize(item, f"{path}.{key}", depth + 1, limits)
+    return out
+
+
 def _normalize(value: Any, path: str, depth: int, limits: Limits) -> Any:
+    if type(value) is dict:
+        return _normalize_dict(value, path, depth, limits)
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, str):
         return _check_str(value, path)
     if isinstance(value, int):
-        if not _INT_MIN <= value <= _INT_MAX:
-            raise ConfigError(f"{_where(path)}: integer {value} does not fit in 64 bits")
-        return int(value)
+        return int(_check_int(value, path))
     if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ConfigError(f"{_where(path)}: {value} is not a finite number (JSON has none)")
-        return float(value)
+        return float(_check_float(value, path))
     if isinstance(value, Mapping):
         if depth >= limits.max_depth:
             raise ConfigError(f"{_where(path)}: nested deeper than {limits.max_depth} levels")

@@ -21,7 +21,7 @@ import itertools
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +33,7 @@ from psycopg import sql as pgsql
 from psycopg.conninfo import conninfo_to_dict
 
 from logging_audit.audit.driver import ENTRY_COLUMNS, EntryRow
-from logging_audit.audit.index import json_body, search_text
+from logging_audit.audit.index import json_body, json_body_of, search_text
 from logging_audit.audit.keys import KeyConfig
 from logging_audit.audit.limits import DEFAULT_LIMITS, Limits
 from logging_audit.audit.postgres_schema import POSTGRES_MIGRATIONS
@@ -53,6 +53,8 @@ _INSERT = (
 )
 _COPY = f"COPY entries ({', '.join(_COLUMNS)}) FROM STDIN"
 _COPY_MIN = 3
+_LEDGER_FIELDS = frozenset({"seq", "ts", "epoch", "prev"})
+_NUL_ESCAPE = b"\\u0000"
 _names = itertools.count()
 
 
@@ -77,9 +79,14 @@ def _map_error(exc: psycopg.Error, where: str) -> Exception:
     return StorageError(f"{where}: {exc}")
 
 
-def _body(entry: Entry) -> str | None:
-    body = json_body(entry)
-    return None if body is None else orjson.dumps(body).decode()
+def _body(fields: Mapping[str, Any] | None, line: bytes) -> str | None:
+    """The ``body`` column of a row: :func:`json_body` of its entry, as JSON text."""
+    if fields is None:
+        return None
+    body = {k: v for k, v in fields.items() if k not in _LEDGER_FIELDS}
+    if _NUL_ESCAPE in line:  # some string holds a NUL: map it as json_body does
+        body = json_body_of(body)
+    return orjson.dumps(body).decode()
 
 
 class _PgTx:
@@ -115,7 +122,7 @@ class _PgTx:
             raise _map_error(exc, self._where) from exc
 
     def insert_entries(self, rows: Sequence[EntryRow]) -> None:
-        data = [(*r.values(), search_text(r.entry), _body(r.entry)) for r in rows]
+        data = [(*r.columns, _body(r.fields, r.columns[1])) for r in rows]
         try:
             with self._conn.cursor() as cur:
                 if len(data) < _COPY_MIN:

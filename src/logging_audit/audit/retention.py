@@ -94,7 +94,7 @@ def place_hold(
             Action.LEGAL_HOLD_PLACE,
             {"hold_id": hold_id, "reason": reason, "criteria": hold.criteria},
         )
-        batch.add(event.to_fields())
+        batch.add_events([event])
         batch.commit()
     if batch.sealed:
         catch_up_keys(store.driver, store.keys)
@@ -115,7 +115,7 @@ def release_hold(store: AuditStore, hold_id: str, released_by: str) -> LegalHold
         tx.execute("UPDATE legal_holds SET released_at = ? WHERE hold_id = ?", (now, hold_id))
         batch = AppendBatch(tx, store.keys, store.now)
         event = _admin_event(store, released_by, Action.LEGAL_HOLD_RELEASE, {"hold_id": hold_id})
-        batch.add(event.to_fields())
+        batch.add_events([event])
         batch.commit()
     if batch.sealed:
         catch_up_keys(store.driver, store.keys)
@@ -181,7 +181,7 @@ def prune_before(store: AuditStore, before: datetime, actor: str) -> PruneResult
                 source_node=store.node_id,
                 details={**result.to_dict(), "pruned_first_seq": base},
             )
-            batch.add(event.to_fields())
+            batch.add_events([event])
             batch.checkpoint()
             batch.commit()
             tx.execute("DELETE FROM entries WHERE seq < ?", (end,))

@@ -92,10 +92,9 @@ class _SqliteTx:
             raise _map_error(exc, self._where) from exc
 
     def insert_entries(self, rows: Sequence[EntryRow]) -> None:
-        data = [(*r.values(), search_text(r.entry)) for r in rows]
         try:
-            self._conn.executemany(_INSERT, data)
-            self._conn.executemany(_INSERT_FTS, [(d[0], d[-1]) for d in data])
+            self._conn.executemany(_INSERT, [r.columns for r in rows])
+            self._conn.executemany(_INSERT_FTS, [(r.columns[0], r.columns[-1]) for r in rows])
         except sqlite3.Error as exc:
             raise _map_error(exc, self._where) from exc
 

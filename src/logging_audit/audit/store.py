@@ -203,13 +203,13 @@ class AuditStore:
                 raise ConfigError(f"expected AuditEvent, got {type(ev).__name__}")
         with self._driver.write() as tx:
             batch = AppendBatch(tx, self._keys, self._clock)
-            rows = [batch.add(ev.to_fields()) for ev in batch_events]
+            rows = batch.add_events(batch_events)
             batch.commit()
         if batch.sealed:
             catch_up_keys(self._driver, self._keys)
+        ts = batch.ts
         return [
-            StoredEvent(r.entry.seq, r.entry.ts, r.line, ev)
-            for r, ev in zip(rows, batch_events, strict=True)
+            StoredEvent(r.seq, ts, r.line, ev) for r, ev in zip(rows, batch_events, strict=True)
         ]
 
     def seal_if_due(self) -> bool:

@@ -66,9 +66,9 @@ def alert_dict(
 ) -> dict[str, Any]:
     """The alert's stable dict shape (what handlers and ``analyze_current_activity`` return)::
 
-        {"alert_id", "fingerprint", "detector", "category", "score", "severity",
-         "explanation", "key", "actor", "source_ip", "evidence", "evidence_seqs",
-         "first_seen", "last_seen", "facts", "context", "sensitivity", "alert_threshold"}
+    {"alert_id", "fingerprint", "detector", "category", "score", "severity",
+     "explanation", "key", "actor", "source_ip", "evidence", "evidence_seqs",
+     "first_seen", "last_seen", "facts", "context", "sensitivity", "alert_threshold"}
     """
     return {
         "alert_id": alert_id,

@@ -352,7 +352,7 @@ class BaselineBuilder:
             self.add(obs)
 
     def build(self, **meta: Any) -> Baseline:
-        """The learned baseline (``meta``: ``origin``, ``tree_size``, ``checkpoint``, ``learned_at``)."""
+        """The learned baseline; ``meta``: origin, tree_size, checkpoint, learned_at."""
         actors: dict[str, ActorProfile] = {}
         for name, state in self._actors.items():
             p = state.profile
@@ -424,9 +424,9 @@ def load_baseline(path: str | os.PathLike[str]) -> Baseline | None:
         raise StorageError(f"cannot read baseline {target}: {exc}") from exc
     except (orjson.JSONDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"{target} is not JSON: {exc}") from exc
-    if isinstance(data, dict) and data.get("format") == BASELINE_FORMAT:
-        if data.get("version") != BASELINE_VERSION:
-            return None
+    current = isinstance(data, dict) and data.get("version") == BASELINE_VERSION
+    if isinstance(data, dict) and data.get("format") == BASELINE_FORMAT and not current:
+        return None
     try:
         return Baseline.from_dict(data)
     except FormatError as exc:

@@ -191,9 +191,7 @@ def is_privileged(event_type: str, action: str) -> bool:
     return event_type == "administrative" or action in PRIVILEGED_ACTIONS
 
 
-def is_denied_read(
-    event_type: str, action: str, outcome: str, details: Mapping[str, Any]
-) -> bool:
+def is_denied_read(event_type: str, action: str, outcome: str, details: Mapping[str, Any]) -> bool:
     """True for a read refused because the actor's clearance is too low.
 
     A read-like action (or any ``data_access``) with outcome ``failure`` whose

@@ -58,6 +58,7 @@ __all__ = [
     "SIGMA_ACTION",
     "SigmaDetector",
     "SigmaRule",
+    "builtin_rules",
     "load_sigma_rules",
     "parse_sigma",
 ]
@@ -69,9 +70,7 @@ LEVEL_SCORES = {"informational": 0.3, "low": 0.5, "medium": 0.75, "high": 0.9, "
 
 FIELD_MAP: dict[str, str] = {
     **dict.fromkeys(("event_type", "eventtype", "event.category", "category"), "event_type"),
-    **dict.fromkeys(
-        ("action", "eventname", "event.action", "event_name", "operation"), "action"
-    ),
+    **dict.fromkeys(("action", "eventname", "event.action", "event_name", "operation"), "action"),
     **dict.fromkeys(("outcome", "status", "result", "event.outcome"), "outcome"),
     **dict.fromkeys(
         (
@@ -279,7 +278,9 @@ def _selection(rule: str, name: str, body: Any) -> Matcher:
         alts = [_selection(rule, name, x) for x in body]
         return lambda obs: any(a(obs) for a in alts)
     if isinstance(body, list) and body and all(isinstance(x, str | int) for x in body):
-        words = [re.compile(".*" + _wildcard(str(x)) + ".*", re.IGNORECASE | re.DOTALL) for x in body]
+        words = [
+            re.compile(".*" + _wildcard(str(x)) + ".*", re.IGNORECASE | re.DOTALL) for x in body
+        ]
         return lambda obs: any(w.fullmatch(s) for s in _strings(obs) for w in words)
     raise _err(rule, f"selection {name!r} must be a map, a list of maps or a list of keywords")
 
@@ -304,7 +305,9 @@ class _Condition:
             raise _err(self.rule, "empty condition")
         result = self._or()
         if self.pos != len(self.tokens):
-            raise _err(self.rule, f"unexpected {self.tokens[self.pos]!r} in condition {self.text!r}")
+            raise _err(
+                self.rule, f"unexpected {self.tokens[self.pos]!r} in condition {self.text!r}"
+            )
         return result
 
     def _peek(self) -> str | None:
@@ -369,7 +372,14 @@ class _Condition:
         return lambda obs: any(c(obs) for c in chosen)
 
 
-_EVENT_TYPES = {"authentication", "data_access", "administrative", "system", "agent_action", "query"}
+_EVENT_TYPES = {
+    "authentication",
+    "data_access",
+    "administrative",
+    "system",
+    "agent_action",
+    "query",
+}
 
 
 @dataclass(frozen=True)
@@ -438,8 +448,8 @@ def _compile(doc: Mapping[str, Any], source: str) -> SigmaRule:
     if not conds or not all(isinstance(c, str) for c in conds):
         raise _err(title, "condition must be a string or a list of strings")
     matchers = [_Condition(title, c, selections).parse() for c in conds]
-    matcher: Matcher = matchers[0] if len(matchers) == 1 else (
-        lambda obs: any(m(obs) for m in matchers)
+    matcher: Matcher = (
+        matchers[0] if len(matchers) == 1 else (lambda obs: any(m(obs) for m in matchers))
     )
     level = str(doc.get("level", "medium")).lower()
     if level not in LEVEL_SCORES:
@@ -494,6 +504,18 @@ def load_sigma_rules(paths: Iterable[str]) -> list[SigmaRule]:
                 out.extend(parse_sigma(text))
             except ConfigError as exc:
                 raise ConfigError(f"{f}: {exc}") from exc
+    return out
+
+
+def builtin_rules() -> list[SigmaRule]:
+    """The Sigma rules shipped with the library (``logging_audit/detection/rules/*.yml``)."""
+    from importlib import resources
+
+    out: list[SigmaRule] = []
+    folder = resources.files("logging_audit.detection") / "rules"
+    for item in sorted(folder.iterdir(), key=lambda p: p.name):
+        if item.name.endswith((".yml", ".yaml")):
+            out.extend(parse_sigma(item.read_text(encoding="utf-8")))
     return out
 
 

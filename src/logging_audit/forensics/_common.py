@@ -89,7 +89,9 @@ def store_session(
             f"store must be an AuditStore, a service with .store, a path or a URL, "
             f"not {type(store).__name__}"
         )
-    opened = open_store(default_database() if store is None else store, key_dir=key_dir, schema=schema)
+    opened = open_store(
+        default_database() if store is None else store, key_dir=key_dir, schema=schema
+    )
     try:
         yield opened
     finally:
@@ -105,9 +107,8 @@ def requestor_for(analyst: str | Requestor, clearance: ClearanceLevel | int | st
 
 def time_arg(value: TimeArg, what: str, *, end: bool = False) -> int | None:
     """Microseconds since the epoch of a bound (end bounds exclusive); ``None``/``...`` are open."""
-    if value is None or value is Ellipsis:
+    if value is None or isinstance(value, EllipsisType):
         return None
-    assert not isinstance(value, EllipsisType)
     return parse_time_bound(value, what, end=end)
 
 

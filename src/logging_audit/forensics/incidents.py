@@ -201,20 +201,24 @@ def fold_incident(incident_id: str, events: Iterable[StoredEvent]) -> Incident |
                 if agent not in state["related"]:
                     state["related"].append(agent)
         elif ev.action == NOTE:
-            state["notes"].append(IncidentNote(str(d.get("note", "")), ev.actor, stored.ts, ev.event_id))
+            state["notes"].append(
+                IncidentNote(str(d.get("note", "")), ev.actor, stored.ts, ev.event_id)
+            )
         elif ev.action == ANNOTATE:
             state["annotations"].append(
                 Annotation(
-                    str(d.get("event_id", "")), str(d.get("note", "")), ev.actor, stored.ts, ev.event_id
+                    str(d.get("event_id", "")),
+                    str(d.get("note", "")),
+                    ev.actor,
+                    stored.ts,
+                    ev.event_id,
                 )
             )
         elif ev.action == TAG:
             target = d.get("event_id")
             tags = [str(t) for t in d.get("tags") or []]
             bucket: list[str] = (
-                state["tags"]
-                if target is None
-                else state["event_tags"].setdefault(str(target), [])
+                state["tags"] if target is None else state["event_tags"].setdefault(str(target), [])
             )
             for t in tags:
                 if d.get("remove"):
@@ -241,7 +245,9 @@ def fold_incident(incident_id: str, events: Iterable[StoredEvent]) -> Incident |
     )
 
 
-def _incident_query(incident_id: str | None = None, actions: Sequence[str] = INCIDENT_ACTIONS) -> EventQuery:
+def _incident_query(
+    incident_id: str | None = None, actions: Sequence[str] = INCIDENT_ACTIONS
+) -> EventQuery:
     criteria: dict[str, Any] = {"event_type": "administrative", "action": list(actions)}
     if incident_id is not None:
         criteria["resource"] = incident_id
@@ -280,7 +286,9 @@ class IncidentLog:
             else ClearanceLevel.coerce(classification, "classification")
         )
 
-    def _append(self, store: AuditStore, incident_id: str, action: str, details: dict[str, Any]) -> None:
+    def _append(
+        self, store: AuditStore, incident_id: str, action: str, details: dict[str, Any]
+    ) -> None:
         store.append(
             [
                 AuditEvent(
@@ -300,7 +308,9 @@ class IncidentLog:
     def _existing(self, store: AuditStore, incident_id: str) -> Incident:
         incident = load_incident(store, self.analyst, incident_id)
         if incident is None:
-            raise ConfigError(f"no incident {incident_id!r} is recorded (or visible at this clearance)")
+            raise ConfigError(
+                f"no incident {incident_id!r} is recorded (or visible at this clearance)"
+            )
         return incident
 
     def _next_id(self, store: AuditStore) -> str:
@@ -309,7 +319,10 @@ class IncidentLog:
         query = EventQuery.build(
             {"event_type": "administrative", "action": OPEN, "resource": {"contains": prefix}}
         )
-        taken = {s.event.resource for s in store.iter_events(query, self.analyst, purpose="incident_read")}
+        taken = {
+            s.event.resource
+            for s in store.iter_events(query, self.analyst, purpose="incident_read")
+        }
         n = 1
         while f"{prefix}{n:03d}" in taken:
             n += 1
@@ -375,11 +388,14 @@ class IncidentLog:
         return self._change(incident_id, NOTE, {"note": check_identifier(text, "note", 16384)})
 
     def annotate(self, incident_id: str, event_id: str, text: str) -> Incident:
-        """Record a note on one event (an audit event id, or a timeline entry id of a log record)."""
+        """Record a note on one event (an audit event id, or the timeline id of a log record)."""
         return self._change(
             incident_id,
             ANNOTATE,
-            {"event_id": check_identifier(event_id, "event_id"), "note": check_identifier(text, "note", 16384)},
+            {
+                "event_id": check_identifier(event_id, "event_id"),
+                "note": check_identifier(text, "note", 16384),
+            },
         )
 
     def tag(
@@ -420,8 +436,9 @@ class IncidentLog:
         """Every incident the analyst may see, in the order they were opened."""
         with store_session(self._store, key_dir=self._key_dir) as store:
             events: dict[str, list[StoredEvent]] = {}
-            for stored in store.iter_events(_incident_query(), self.analyst, purpose="incident_read"):
+            for stored in store.iter_events(
+                _incident_query(), self.analyst, purpose="incident_read"
+            ):
                 events.setdefault(stored.event.resource or "", []).append(stored)
         out = [fold_incident(iid, evs) for iid, evs in events.items()]
         return [i for i in out if i is not None]
-

@@ -402,4 +402,3 @@ def resolve_material(
             "public keys only (no MACs)",
         )
     return None, "none"
-

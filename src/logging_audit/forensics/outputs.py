@@ -110,7 +110,9 @@ def _event_row(e: TimelineEvent) -> dict[str, Any]:
         "message": e.message,
         "integrity_state": e.integrity.state.value,
         "integrity_reason": e.integrity.reason,
-        "checkpoint_size": "" if e.integrity.checkpoint_size is None else e.integrity.checkpoint_size,
+        "checkpoint_size": ""
+        if e.integrity.checkpoint_size is None
+        else e.integrity.checkpoint_size,
         "tags": " ".join(e.tags),
         "annotations": " | ".join(e.annotations),
         "notes": " | ".join(e.notes),
@@ -183,7 +185,9 @@ def timeline_timesketch(timeline: Timeline) -> str:
                 "message": row.message,
                 "datetime": _iso(row.time),
                 "timestamp": _us(row.time),
-                "timestamp_desc": "Event Recorded" if row.source_kind == "audit" else "Log Record Written",
+                "timestamp_desc": "Event Recorded"
+                if row.source_kind == "audit"
+                else "Log Record Written",
                 "recorded_datetime": _iso(row.recorded_time),
                 "clock_offset_seconds": row.clock_offset_seconds,
                 "source_stream": row.source,

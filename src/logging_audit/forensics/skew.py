@@ -164,7 +164,12 @@ def find_links(items: Iterable[CausalItem]) -> list[CausalLink]:
                 continue
             links.append(
                 CausalLink(
-                    cause.node, item.node, cause.recorded_us, item.recorded_us, cause.label, item.label
+                    cause.node,
+                    item.node,
+                    cause.recorded_us,
+                    item.recorded_us,
+                    cause.label,
+                    item.label,
                 )
             )
     return links

@@ -36,6 +36,7 @@ attached to the entries they name. Finally the reconstruction records its own
 from __future__ import annotations
 
 import heapq
+import itertools
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -282,7 +283,7 @@ class Timeline:
 
     def rows(self) -> Iterator[TimelineEvent | Gap]:
         """Entries and gap markers in one order (a gap sits where it starts)."""
-        gaps = sorted(self.gaps, key=lambda g: (g.start_us if g.start_us is not None else -1))
+        gaps = sorted(self.gaps, key=lambda g: g.start_us if g.start_us is not None else -1)
         gi = 0
         for event in self.events:
             t = event.time_us
@@ -476,7 +477,8 @@ def _read_audit(
                 "pruned",
                 store.origin,
                 f"seq 0-{start_state.size - 1} of the audit stream were removed by retention "
-                f"({start_state.reason}); their tree frontier is kept, so what remains still verifies",
+                f"({start_state.reason}); their tree frontier is kept, so what remains still "
+                "verifies",
                 first_seq=0,
                 last_seq=start_state.size - 1,
             )
@@ -556,7 +558,9 @@ def _read_log(
 
     streams = find_streams(source.path)
     if len(streams) != 1:
-        raise ConfigError(f"{source.path} is not one SecureLogger stream directory (log_dir/<name>)")
+        raise ConfigError(
+            f"{source.path} is not one SecureLogger stream directory (log_dir/<name>)"
+        )
     root = streams[0]
     layout = StreamLayout(root)
     manifest = Manifest.load(layout.manifest)
@@ -568,7 +572,9 @@ def _read_log(
     report = None
     if material is not None:
         report = verify_stream_dir(root, material, key_for=key_for)
-    lines = (line for _seg, _n, line in iter_stream_lines(layout, manifest, key_for, on_missing=_ignore))
+    lines = (
+        line for _seg, _n, line in iter_stream_lines(layout, manifest, key_for, on_missing=_ignore)
+    )
     leaves = read_leaves(lines, manifest.start())
     notes = read_checkpoints(layout)
     prover = log_stream_prover(origin, leaves, notes, material, report)
@@ -595,7 +601,9 @@ def _read_log(
         integrity = (
             prover.status(rec.seq, leaf)
             if leaf is not None
-            else IntegrityStatus(IntegrityState.UNVERIFIABLE, "the record's line could not be hashed")
+            else IntegrityStatus(
+                IntegrityState.UNVERIFIABLE, "the record's line could not be hashed"
+            )
         )
         items.append(
             _Item(
@@ -612,12 +620,20 @@ def _read_log(
                     "actor": actor,
                     "actor_type": None,
                     "outcome": None,
-                    "resource": extra_map.get("resource") if isinstance(extra_map.get("resource"), str) else None,
-                    "source_ip": next(iter(_strs(extra_map, ("source_ip", "ip_address", "ip"))), None),
+                    "resource": extra_map.get("resource")
+                    if isinstance(extra_map.get("resource"), str)
+                    else None,
+                    "source_ip": next(
+                        iter(_strs(extra_map, ("source_ip", "ip_address", "ip"))), None
+                    ),
                     "clearance": None,
                     "level": rec.level,
                     "message": _log_message(rec.fields, rec.status),
-                    "details": {**extra_map, "_status": rec.status, "_at": f"{rec.segment}:{rec.line}"},
+                    "details": {
+                        **extra_map,
+                        "_status": rec.status,
+                        "_at": f"{rec.segment}:{rec.line}",
+                    },
                 },
                 integrity,
             )
@@ -752,7 +768,9 @@ class TimelineAnalyzer:
         end_us = time_arg(end_time, "end_time", end=True)
         if start_us is not None and end_us is not None and end_us <= start_us:
             raise ConfigError("end_time is before start_time")
-        sources = self.log_streams if log_streams is None else [LogSource.of(s) for s in log_streams]
+        sources = (
+            self.log_streams if log_streams is None else [LogSource.of(s) for s in log_streams]
+        )
         offsets = {**self.clock_offsets, **(clock_offsets or {})}
         node_filter = None if nodes is None else frozenset(nodes)
         with store_session(self._store, key_dir=self._key_dir) as store:
@@ -800,6 +818,7 @@ class TimelineAnalyzer:
                 "gap_threshold_seconds": self.gap_threshold,
                 "max_skew_seconds": self.max_skew,
                 "verifier_keys": list(self.verifier_keys),
+                "analyst_clearance": int(self.analyst.clearance),
             }
             if self.record_custody:
                 timeline.custody = record_custody(
@@ -854,9 +873,7 @@ class TimelineAnalyzer:
             return node_filter is None or item.node in node_filter
 
         per_stream = [[i for i in s.items if keep(i)] for s in streams]
-        merged = heapq.merge(
-            *per_stream, key=lambda i: (corrected(i), i.stream, i.seq)
-        )
+        merged = heapq.merge(*per_stream, key=lambda i: (corrected(i), i.stream, i.seq))
         events: list[TimelineEvent] = []
         last_in_stream: dict[int, int] = {}
         for position, item in enumerate(merged):
@@ -875,7 +892,8 @@ class TimelineAnalyzer:
             if incident is not None:
                 tags = incident.tags_for(item.event_id)
                 annotations = tuple(
-                    f"{a.author} ({a.at}): {a.text}" for a in incident.annotations_for(item.event_id)
+                    f"{a.author} ({a.at}): {a.text}"
+                    for a in incident.annotations_for(item.event_id)
                 )
             events.append(
                 TimelineEvent(
@@ -913,11 +931,11 @@ class TimelineAnalyzer:
             )
             for s in streams
         ]
-        notes: list[str] = []
+        remarks: list[str] = []
         if incident_id is not None and incident is None:
-            notes.append(f"incident {incident_id} is not recorded in this store (or not visible)")
+            remarks.append(f"incident {incident_id} is not recorded in this store (or not visible)")
         if clocks.violations_after:
-            notes.append(
+            remarks.append(
                 f"{clocks.violations_after} causal link(s) still run backwards after skew "
                 "correction: the clock evidence contradicts itself"
             )
@@ -934,7 +952,7 @@ class TimelineAnalyzer:
             sources=summaries,
             parameters={},
             incident=incident,
-            notes=notes,
+            notes=remarks,
         )
 
     @staticmethod
@@ -974,10 +992,8 @@ class TimelineAnalyzer:
             if (start_us is None or t >= start_us) and (end_us is None or t < end_us)
         )
         what = "entries" if stream.kind == "log" else "events of the related actors"
-        bounds = ([start_us] if start_us is not None else []) + times
-        bounds += [end_us] if end_us is not None else []
         out = []
-        for a, b in zip(bounds, bounds[1:], strict=False):
+        for a, b in itertools.pairwise(times):
             if b - a > limit:
                 out.append(
                     Gap(

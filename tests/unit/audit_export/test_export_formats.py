@@ -14,17 +14,22 @@ from typing import Any
 import orjson
 import pytest
 from audit_export_helpers import AUDITOR, populate
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from logging_audit.audit.events import AuditEvent
 from logging_audit.audit.export import (
     CSV_COLUMNS,
     ExportFormat,
+    Sink,
+    _CsvWriter,
     csv_cell,
     export_events,
     read_csv_events,
 )
 from logging_audit.audit.json_export import write_json_array
 from logging_audit.audit.query import EventQuery
+from logging_audit.audit.records import StoredEvent
 from logging_audit.audit.store import AuditStore
 from logging_audit.errors import ConfigError, FormatError
 
@@ -233,3 +238,31 @@ def test_memory_stays_flat_with_the_number_of_events(store: AuditStore, tmp_path
     assert big_file > 7_000_000
     assert peaks[1] < peaks[0] * 1.5 + 1_000_000, peaks
     assert peaks[1] < big_file / 2, (peaks, big_file)
+
+
+_TEXT = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=40)
+_INT = st.integers(-(2**63), 2**63 - 1)  # the store keeps integers of 64 bits
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    actor=_TEXT,
+    resource=st.none() | _TEXT,
+    details=st.dictionaries(_TEXT, st.none() | st.booleans() | _INT | _TEXT, max_size=4),
+)
+def test_csv_round_trips_any_strings(
+    actor: str, resource: str | None, details: dict[str, Any]
+) -> None:
+    """Whatever the strings — formulas, quotes, newlines, NUL, emoji — CSV reads back exactly."""
+    event = AuditEvent("data_access", "read", actor, resource=resource, details=details)
+    stored = StoredEvent(3, "2026-11-29T10:00:00.000001Z", b"", event)
+    buf = io.BytesIO()
+    sink = Sink(buf, "buffer")
+    writer = _CsvWriter(sink)
+    writer.begin()
+    writer.event(stored)
+    sink.flush()
+    text = buf.getvalue().decode("utf-8")
+    assert list(read_csv_events(io.StringIO(text, newline=""))) == [stored.to_dict()]
+    for row in csv.reader(io.StringIO(text, newline="")):
+        assert not [c for c in row if c[:1] in ("=", "+", "-", "@", "\t", "\r")]

@@ -101,9 +101,9 @@ class EncodedDataDetector:
         found: list[tuple[str, int]] = []
         for path, value in encoded_values(obs.details, self.t.encoded_min_len):
             b = self.baseline
-            if b is not None and b.field_is_carrier(path):
-                if len(value) <= 2 * b.field_max_encoded(path):
-                    continue
+            usual = b is not None and b.field_is_carrier(path)
+            if usual and b is not None and len(value) <= 2 * b.field_max_encoded(path):
+                continue
             found.append((path, len(value)))
         res = obs.resource
         if res and len(res) >= self.t.encoded_min_len:
@@ -210,6 +210,7 @@ class BeaconingDetector:
         if p is not None and p.knows_period(med):
             return None
         bursts = list(state.bursts)
+        known = ", ".join(f"{x:g} s" for x in p.periods) if p and p.periods else "none"
         return Finding(
             detector=self.name,
             category=self.category,
@@ -218,7 +219,7 @@ class BeaconingDetector:
             explanation=(
                 f"{obs.actor} made its last {n + 1} requests every {med:.1f} s with a robust "
                 f"variation of {cv * 100:.2f} % — machine-regular timing not among its known "
-                f"schedules ({', '.join(f'{x:g} s' for x in p.periods) if p and p.periods else 'none'}); "
+                f"schedules ({known}); "
                 f"{self.t.beacon_cv * 100:g} % reaches the threshold at {self.t.name} sensitivity"
             ),
             evidence=tuple(b[1] for b in bursts),
