@@ -351,14 +351,26 @@ class AuditTrailService:
         text: str | None = None,
         requestor_id: str | None = None,
         requestor_clearance: ClearanceLevel | int | None = None,
+        format: str = "json",
+        bundle: bool = False,
     ) -> int:
-        """Write matching events to ``output_file`` as a JSON array; return how many.
+        """Write matching events to ``output_file``; return how many.
 
-        The export is recorded twice: the read itself (criteria, count) and its
-        chain of custody (file name, size, SHA-256 of the file).
+        ``format``: ``"json"`` (a JSON array, the default), ``"jsonl"``, ``"csv"``
+        or ``"ocsf"``. ``bundle=True`` writes an evidence bundle instead: the
+        events with their inclusion proofs, a signed checkpoint and the verifier
+        key, checkable offline with ``logaudit audit verify-bundle``. The export
+        is recorded twice: the read itself (criteria, count) and its chain of
+        custody (file name, size, SHA-256 of the file).
         """
         query = EventQuery.build(criteria, start=start_date, end=end_date, text=text)
         requestor = self._requestor(requestor_id, requestor_clearance)
+        if format != "json" or bundle:
+            from logging_audit.audit.export import export_events
+
+            return export_events(
+                self._store, query, requestor, output_file, format=format, bundle=bundle
+            ).count
         events = self._store.iter_events(
             query, requestor, purpose="export", details={"format": "json"}
         )
