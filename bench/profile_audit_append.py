@@ -43,6 +43,7 @@ tmpfs is free). Not a timed test: nothing fails on a slow figure.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import gc
 import os
@@ -60,7 +61,7 @@ from typing import Any
 
 import orjson
 
-from logging_audit.audit.appending import AppendBatch
+from logging_audit.audit.driver import ENTRY_COLUMNS
 from logging_audit.audit.events import AuditEvent
 from logging_audit.audit.sqlite_schema import SQLITE_MIGRATIONS
 from logging_audit.audit.sqlite_store import SqliteEventStore
@@ -82,6 +83,8 @@ PLAIN_TABLE = (
     "event_type TEXT, action TEXT, outcome TEXT, actor TEXT, actor_type TEXT, resource TEXT, "
     "source_ip TEXT, source_node TEXT, clearance INTEGER, details TEXT)"
 )
+INDEXED_COLUMNS = ", ".join((*ENTRY_COLUMNS, "search_text"))
+INDEXED_INSERT = f"INSERT INTO entries ({INDEXED_COLUMNS}) VALUES ({', '.join('?' * 16)})"  # noqa: S608 (fixed names)
 PLAIN_INSERT = f"INSERT INTO events ({PLAIN_COLUMNS}) VALUES ({', '.join('?' * 12)})"  # noqa: S608 (fixed names)
 
 
@@ -185,24 +188,17 @@ class Contenders:
         return time.perf_counter() - t
 
     def run_indexed(self) -> float:
-        """The store's own rows (made by a ledger batch that is never committed)."""
+        """The rows the store wrote for the same events, inserted again with no ledger work."""
         events = [AuditEvent(**s) for s in self.specs()]
-        with self.store2.driver.write() as tx:
-            batch = AppendBatch(tx, self.store2.keys, self.store2.now)
-            rows = batch.add_events(events)
-            tx.execute("ROLLBACK")
-            tx.execute("BEGIN")
-        seq0 = self.indexed_seq
-        self.indexed_seq += len(rows)
-        data = [(seq0 + i, *r.columns[1:]) for i, r in enumerate(rows)]
+        first = self.store2.size
+        self.store2.append(events)
+        with self.store2.driver.read() as tx:
+            rows = tx.all(f"SELECT {INDEXED_COLUMNS} FROM entries WHERE seq >= ?", (first,))  # noqa: S608 (fixed names)
+        seq0, self.indexed_seq = self.indexed_seq, self.indexed_seq + len(rows)
+        data = [(seq0 + i, *r[1:]) for i, r in enumerate(rows)]
         t = time.perf_counter()
         self.indexed.execute("BEGIN IMMEDIATE")
-        self.indexed.executemany(
-            "INSERT INTO entries (seq, line, leaf_hash, kind, ts_us, event_id, event_type, "
-            "action, outcome, actor, actor_type, resource, source_ip, source_node, clearance, "
-            f"search_text) VALUES ({', '.join('?' * 16)})",
-            data,
-        )
+        self.indexed.executemany(INDEXED_INSERT, data)
         self.indexed.executemany(
             "INSERT INTO entries_fts (rowid, search_text) VALUES (?, ?)",
             [(d[0], d[-1]) for d in data],
@@ -256,6 +252,7 @@ class PgContenders:
 
         self.batch = batch
         self.n = 10_000_000
+        self.store = PostgresEventStore(url, key_dir=root / "pg-keys", schema=schema, node_id=NODE)
         self.conn = psycopg.connect(url, autocommit=True)
         self.conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
         self.conn.execute(
@@ -264,7 +261,6 @@ class PgContenders:
             "resource text, source_ip text, source_node text, clearance smallint, "
             "details jsonb)"
         )
-        self.store = PostgresEventStore(url, key_dir=root / "pg-keys", schema=schema, node_id=NODE)
 
     def specs(self) -> list[dict[str, Any]]:
         first, self.n = self.n, self.n + self.batch
@@ -273,10 +269,13 @@ class PgContenders:
     def run_plain_copy(self) -> float:
         rows = [plain_row(AuditEvent(**s), 1_767_225_600_000_000) for s in self.specs()]
         t = time.perf_counter()
-        with self.conn.transaction(), self.conn.cursor() as cur:
-            with cur.copy(f"COPY plain_events ({PLAIN_COLUMNS}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+        with (
+            self.conn.transaction(),
+            self.conn.cursor() as cur,
+            cur.copy(f"COPY plain_events ({PLAIN_COLUMNS}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
         return time.perf_counter() - t
 
     def run_append(self) -> float:
@@ -361,28 +360,27 @@ def profile(root: Path, batch: int, top: int, use_pyinstrument: bool) -> None:
     store.append([AuditEvent(**spec(i)) for i in range(batch)])  # warm up
     events = [AuditEvent(**spec(i)) for i in range(batch, 2 * batch)]
     items = [service_item(i) for i in range(2 * batch, 3 * batch)]
-    for label, fn in (
+    runs: list[tuple[str, Callable[[], object]]] = [
         (f"AuditStore.append, {batch} prebuilt events", lambda: store.append(events)),
         (f"AuditService.record_events, {batch} dicts", lambda: service.record_events(items)),
-    ):
+    ]
+    for label, fn in runs:
         prof = cProfile.Profile()
         prof.enable()
         fn()
         prof.disable()
         print(f"\n== cProfile: {label} (tottime, top {top})")
         pstats.Stats(prof, stream=sys.stdout).sort_stats("tottime").print_stats(top)
-        events = [AuditEvent(**spec(i)) for i in range(3 * batch, 4 * batch)]
-        items = [service_item(i) for i in range(4 * batch, 5 * batch)]
     if use_pyinstrument:
         try:
-            from pyinstrument import Profiler
+            from pyinstrument import Profiler  # type: ignore[import-not-found]
         except ImportError:
             print("\n(pyinstrument is not installed: .venv/bin/pip install pyinstrument)")
         else:
-            events = [AuditEvent(**spec(i)) for i in range(5 * batch, 6 * batch)]
+            more = [AuditEvent(**spec(i)) for i in range(5 * batch, 6 * batch)]
             p = Profiler(interval=0.0001)
             p.start()
-            store.append(events)
+            store.append(more)
             p.stop()
             print(p.output_text(unicode=True, color=False, show_all=False))
     store.close()
@@ -428,27 +426,22 @@ def main(argv: list[str] | None = None) -> int:
         ]
         pg: PgContenders | None = None
         pg_reason = "--no-postgres" if args.no_postgres else pg_unavailable_reason()
-        schema_cm = None
-        if pg_reason is None:
-            schema_cm = temporary_pg_schema(pg_test_url())
-            pg = PgContenders(pg_test_url(), schema_cm.__enter__(), root, args.batch)
-            runs += [("pg plain", pg.run_plain_copy), ("pg append", pg.run_append)]
-        gc.collect()
-        gc.freeze()  # keep the bench's own objects out of every collection
         timings = Timings()
-        try:
+        with contextlib.ExitStack() as stack:
+            stack.callback(sq.close)
+            if pg_reason is None:
+                schema = stack.enter_context(temporary_pg_schema(pg_test_url()))
+                pg = PgContenders(pg_test_url(), schema, root, args.batch)
+                stack.callback(pg.close)
+                runs += [("pg plain", pg.run_plain_copy), ("pg append", pg.run_append)]
+            gc.collect()
+            gc.freeze()  # keep the bench's own objects out of every collection
             for _ in range(args.warmup):
                 for _, fn in runs:
                     fn()
             for _ in range(args.rounds):
                 for key, fn in runs:
                     timings.add(key, fn())
-        finally:
-            sq.close()
-            if pg is not None:
-                pg.close()
-            if schema_cm is not None:
-                schema_cm.__exit__(None, None, None)
         single = single_path(root, args.single)
         if args.profile or args.pyinstrument:
             profile(root, args.batch, args.top, args.pyinstrument)

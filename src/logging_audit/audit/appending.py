@@ -13,7 +13,7 @@ one epoch behind, which the next appender repairs, never ahead.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +44,9 @@ from logging_audit.ledger import (
 from logging_audit.ledger.framing import MAC_SUFFIX_LEN
 
 __all__ = ["AppendBatch", "catch_up_keys", "insert_checkpoint", "row_from_line"]
+
+STREAM_CHUNK = 1024
+"""Events per chunk when :meth:`AppendBatch.insert_events` streams a large batch."""
 
 _NUL_ESCAPE = b"\\u0000"
 """How the entry bytes spell U+0000 (orjson escapes it; a literal NUL never appears)."""
@@ -99,6 +102,7 @@ class AppendBatch:
                 "run verify_integrity()"
             ) from exc
         self.rows: list[EntryRow] = []
+        self._inserted = 0  # rows[:_inserted] are in the table already
         self.notes: list[str] = []
         self.sealed = False
         self._ts: str | None = None
@@ -164,6 +168,29 @@ class AppendBatch:
         self.rows.extend(rows)
         return rows
 
+    def insert_events(self, events: Sequence[AuditEvent]) -> list[EntryRow]:
+        """:meth:`add_events`, inserting the rows as they are made; return the event rows.
+
+        A large batch is made and handed to the database in chunks of
+        :data:`STREAM_CHUNK` events through one insert (one ``COPY`` in
+        PostgreSQL), so that the database works on one chunk while the next
+        is made. Rows made before (a seal) go in first.
+        """
+        if len(events) <= STREAM_CHUNK:
+            return self.add_events(events)
+        made: list[EntryRow] = []
+
+        def stream() -> Iterator[EntryRow]:
+            yield from self.rows[self._inserted :]
+            for i in range(0, len(events), STREAM_CHUNK):
+                rows = self.add_events(events[i : i + STREAM_CHUNK])
+                made.extend(rows)
+                yield from rows
+
+        self._tx.insert_entries(stream())
+        self._inserted = len(self.rows)
+        return made
+
     def add(self, fields: Mapping[str, Any]) -> EntryRow:
         """Append one record (JSON-native ``fields``, any shape); return its row.
 
@@ -201,8 +228,9 @@ class AppendBatch:
     def commit(self) -> None:
         """Insert the rows and checkpoints and save the state (same transaction)."""
         now = self.now()
-        if self.rows:
-            self._tx.insert_entries(self.rows)
+        if len(self.rows) > self._inserted:
+            self._tx.insert_entries(self.rows[self._inserted :])
+            self._inserted = len(self.rows)
         for note in self.notes:
             insert_checkpoint(self._tx, note, now, self._keys.store.verifier)
         if self.rows or self.sealed or self.start != self.state.start:

@@ -10,7 +10,7 @@ what differs. Database errors are mapped to
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, cast
 
@@ -110,8 +110,11 @@ class Tx(Protocol):
     def iterate(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
         """Yield rows lazily (constant memory)."""
 
-    def insert_entries(self, rows: Sequence[EntryRow]) -> None:
-        """Insert entries rows (with the backend's derived extras)."""
+    def insert_entries(self, rows: Iterable[EntryRow]) -> None:
+        """Insert entries rows (with the backend's derived extras), consuming ``rows`` once.
+
+        ``rows`` may be a generator that makes them as they are consumed.
+        """
 
 
 class Driver(Protocol):

@@ -21,7 +21,7 @@ import itertools
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +31,7 @@ import orjson
 import psycopg
 from psycopg import sql as pgsql
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.types.json import Jsonb
 
 from logging_audit.audit.driver import ENTRY_COLUMNS, EntryRow
 from logging_audit.audit.index import json_body, json_body_of, search_text
@@ -51,7 +52,9 @@ _INSERT = (
     f"INSERT INTO entries ({', '.join(_COLUMNS)}) "  # noqa: S608 (names only; values bound)
     f"VALUES ({', '.join(['%s'] * (len(ENTRY_COLUMNS) + 1))}, %s::jsonb)"
 )
-_COPY = f"COPY entries ({', '.join(_COLUMNS)}) FROM STDIN"
+_COPY = f"COPY entries ({', '.join(_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+_COPY_TYPES = ("int8", "bytea", "bytea", "text", "int8", *["text"] * 9, "int2", "text", "jsonb")
+"""Column types of :data:`_COPY`, in order (binary COPY sends every value in its own type)."""
 _COPY_MIN = 3
 _LEDGER_FIELDS = frozenset({"seq", "ts", "epoch", "prev"})
 _NUL_ESCAPE = b"\\u0000"
@@ -79,14 +82,30 @@ def _map_error(exc: psycopg.Error, where: str) -> Exception:
     return StorageError(f"{where}: {exc}")
 
 
-def _body(fields: Mapping[str, Any] | None, line: bytes) -> str | None:
-    """The ``body`` column of a row: :func:`json_body` of its entry, as JSON text."""
+def _body_json(fields: Mapping[str, Any] | None, line: bytes) -> bytes | None:
+    """The ``body`` column of a row as JSON: :func:`json_body` of its entry."""
     if fields is None:
         return None
     body = {k: v for k, v in fields.items() if k not in _LEDGER_FIELDS}
     if _NUL_ESCAPE in line:  # some string holds a NUL: map it as json_body does
         body = json_body_of(body)
-    return orjson.dumps(body).decode()
+    return orjson.dumps(body)
+
+
+def _body(fields: Mapping[str, Any] | None, line: bytes) -> str | None:
+    """:func:`_body_json` as text, for an INSERT parameter (``%s::jsonb``)."""
+    data = _body_json(fields, line)
+    return None if data is None else data.decode()
+
+
+def _as_is(data: Any) -> Any:
+    return data
+
+
+def _copy_body(fields: Mapping[str, Any] | None, line: bytes) -> Jsonb | None:
+    """The ``body`` value for a binary COPY: the JSON bytes, sent without parsing again."""
+    data = _body_json(fields, line)
+    return None if data is None else Jsonb(data, dumps=_as_is)
 
 
 class _PgTx:
@@ -121,16 +140,16 @@ class _PgTx:
         except psycopg.Error as exc:
             raise _map_error(exc, self._where) from exc
 
-    def insert_entries(self, rows: Sequence[EntryRow]) -> None:
-        data = [(*r.columns, _body(r.fields, r.columns[1])) for r in rows]
+    def insert_entries(self, rows: Iterable[EntryRow]) -> None:
         try:
             with self._conn.cursor() as cur:
-                if len(data) < _COPY_MIN:
-                    cur.executemany(_INSERT, data)
-                else:
-                    with cur.copy(_COPY) as copy:
-                        for values in data:
-                            copy.write_row(values)
+                if isinstance(rows, Sequence) and len(rows) < _COPY_MIN:
+                    cur.executemany(_INSERT, [(*r.columns, _body(r.fields, r.line)) for r in rows])
+                    return
+                with cur.copy(_COPY) as copy:
+                    copy.set_types(_COPY_TYPES)
+                    for r in rows:  # sent as made: the server works while the next rows are
+                        copy.write_row((*r.columns, _copy_body(r.fields, r.line)))
         except psycopg.Error as exc:
             raise _map_error(exc, self._where) from exc
 

@@ -16,7 +16,7 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -91,10 +91,19 @@ class _SqliteTx:
         except sqlite3.Error as exc:
             raise _map_error(exc, self._where) from exc
 
-    def insert_entries(self, rows: Sequence[EntryRow]) -> None:
+    def insert_entries(self, rows: Iterable[EntryRow]) -> None:
+        text: list[tuple[int, str | None]] = []  # (rowid, search text) for the FTS5 index
+        add = text.append
+
+        def columns() -> Iterator[tuple[Any, ...]]:
+            for row in rows:
+                values = row.columns
+                add((values[0], values[-1]))
+                yield values
+
         try:
-            self._conn.executemany(_INSERT, [r.columns for r in rows])
-            self._conn.executemany(_INSERT_FTS, [(r.columns[0], r.columns[-1]) for r in rows])
+            self._conn.executemany(_INSERT, columns())
+            self._conn.executemany(_INSERT_FTS, text)
         except sqlite3.Error as exc:
             raise _map_error(exc, self._where) from exc
 

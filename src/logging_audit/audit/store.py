@@ -203,7 +203,7 @@ class AuditStore:
                 raise ConfigError(f"expected AuditEvent, got {type(ev).__name__}")
         with self._driver.write() as tx:
             batch = AppendBatch(tx, self._keys, self._clock)
-            rows = batch.add_events(batch_events)
+            rows = batch.insert_events(batch_events)
             batch.commit()
         if batch.sealed:
             catch_up_keys(self._driver, self._keys)

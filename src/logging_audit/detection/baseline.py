@@ -35,13 +35,13 @@ import orjson
 from logging_audit.detection.features import (
     client_family,
     collection_of,
-    encoded_values,
     hour_of_day,
     hour_of_week,
     is_privileged,
     is_read,
+    looks_encoded,
     network_of,
-    string_paths,
+    string_fields,
 )
 from logging_audit.detection.model import Obs
 from logging_audit.errors import ConfigError, FormatError, StorageError
@@ -137,26 +137,39 @@ class ActorProfile:
 
     def _distance_table(self) -> list[float]:
         days = max(1, self.active_days)
-        day_set = [h for h in range(24) if self.hod_days[h] >= max(1.0, 0.05 * days)]
+        by_day = _circular_distance([n >= max(1.0, 0.05 * days) for n in self.hod_days])
         span_weeks = (self.last_ts - self.first_ts) / (7 * 86400)
         need = 2 if span_weeks >= 2 else 1
-        week_set = [c for c in range(168) if self.how_days[c] >= need]
-        table: list[float] = []
-        for c in range(168):
-            h = c % 24
-            best = 168.0
-            for d in day_set:
-                diff = abs(h - d)
-                best = min(best, min(diff, 24 - diff))
-            for w in week_set:
-                diff = abs(c - w)
-                best = min(best, min(diff, 168 - diff))
-            table.append(best)
-        return table
+        by_week = _circular_distance([n >= need for n in self.how_days])
+        return [min(by_day[c % 24], by_week[c]) for c in range(168)]
 
     def knows_period(self, seconds: float, tolerance: float = 0.1) -> bool:
         """True when ``seconds`` is within ``tolerance`` of one of the actor's known periods."""
         return any(abs(seconds - p) <= tolerance * p for p in self.periods)
+
+
+def _circular_distance(marked: list[bool]) -> list[float]:
+    """Distance from each slot of a cycle to the nearest marked slot (the cycle length if none)."""
+    n = len(marked)
+    if not any(marked):
+        return [float(n)] * n
+    dist = [float(n)] * n
+    for _ in range(2):  # two laps let distances wrap around the cycle
+        last = None
+        for i in range(2 * n):
+            j = i % n
+            if marked[j]:
+                last = i
+            if last is not None:
+                dist[j] = min(dist[j], i - last)
+        last = None
+        for i in range(2 * n - 1, -1, -1):
+            j = i % n
+            if marked[j]:
+                last = i
+            if last is not None:
+                dist[j] = min(dist[j], last - i)
+    return dist
 
 
 @dataclass
@@ -335,14 +348,13 @@ class BaselineBuilder:
             state.last_burst = ts
 
     def _learn_fields(self, obs: Obs) -> None:
-        encoded = dict(encoded_values(obs.details, _ENCODED_PROBE_LEN))
-        for path in string_paths(obs.details):
-            stats = self._fields.get(path)
+        fields = self._fields
+        for path, value in string_fields(obs.details):
+            stats = fields.get(path)
             if stats is None:
-                stats = self._fields[path] = [0, 0, 0]
+                stats = fields[path] = [0, 0, 0]
             stats[0] += 1
-            value = encoded.get(path)
-            if value is not None:
+            if len(value) >= _ENCODED_PROBE_LEN and looks_encoded(value, _ENCODED_PROBE_LEN):
                 stats[1] += 1
                 stats[2] = max(stats[2], len(value))
 

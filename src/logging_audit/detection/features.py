@@ -9,7 +9,9 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+from collections import Counter
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "looks_encoded",
     "network_of",
     "shannon_entropy",
+    "string_fields",
 ]
 
 READ_ACTIONS = frozenset(
@@ -58,13 +61,17 @@ _DENIED_WORDS = ("clearance", "denied", "forbidden", "not authorized", "unauthor
 
 
 def network_of(ip: str | None) -> str | None:
+    """The network an address belongs to (see :func:`_network`); ``None`` for no address."""
+    return _network(ip) if ip else None
+
+
+@lru_cache(maxsize=65536)
+def _network(ip: str) -> str:
     """The network an address belongs to: IPv4 /24, IPv6 /48 (``None`` if not an address).
 
     IPv4-mapped IPv6 (``::ffff:1.2.3.4``) counts as the IPv4 address. A host name
     (not an address) is its own "network".
     """
-    if not ip:
-        return None
     try:
         addr = ipaddress.ip_address(ip)
     except ValueError:
@@ -95,13 +102,19 @@ _VERSION = re.compile(r"[/ ]?v?\d+(?:[._]\d+)*")
 
 
 def client_family(user_agent: object) -> str | None:
+    """A client's family (see :func:`_family`); ``None`` when there is no user agent."""
+    if not isinstance(user_agent, str) or not user_agent:
+        return None
+    return _family(user_agent)
+
+
+@lru_cache(maxsize=4096)
+def _family(user_agent: str) -> str | None:
     """A client's family: its user agent without version numbers, lower case.
 
     ``Mozilla/5.0 (Windows NT 10.0) Chrome/126.0.1`` and ``… Chrome/127.0.4`` are
     one family, so browser updates are not new clients.
     """
-    if not isinstance(user_agent, str) or not user_agent:
-        return None
     return _VERSION.sub("", user_agent).strip().lower()[:120] or None
 
 
@@ -119,15 +132,14 @@ def shannon_entropy(text: str) -> float:
     """Shannon entropy in bits per character."""
     if not text:
         return 0.0
-    counts: dict[str, int] = {}
-    for ch in text:
-        counts[ch] = counts.get(ch, 0) + 1
     n = len(text)
-    return -sum(c / n * math.log2(c / n) for c in counts.values())
+    log2 = math.log2
+    return log2(n) - sum(c * log2(c) for c in Counter(text).values()) / n
 
 
 _ENCODED = re.compile(r"[A-Za-z0-9+/=_-]+")
 _HEX = re.compile(r"[0-9a-fA-F]+")
+_DIGIT_OR_UPPER = re.compile(r"[0-9A-Z]")
 
 
 def looks_encoded(text: str, min_len: int) -> bool:
@@ -142,9 +154,7 @@ def looks_encoded(text: str, min_len: int) -> bool:
         return False
     if _HEX.fullmatch(text):
         return shannon_entropy(text) >= 3.0
-    digits = sum(ch.isdigit() for ch in text)
-    upper = sum(ch.isupper() for ch in text)
-    if digits == 0 and upper == 0:
+    if _DIGIT_OR_UPPER.search(text) is None:
         return False  # a long lower-case word or slug
     return shannon_entropy(text) >= 4.0
 
@@ -156,7 +166,13 @@ def encoded_values(
 
     List items share their list's path (``details.parts[]``).
     """
-    stack: list[tuple[str, Any]] = [(prefix, details)]
+    stack: list[tuple[str, Any]] = []
+    for key, value in details.items():  # the common flat case without the stack
+        if type(value) is str:
+            if len(value) >= min_len and looks_encoded(value, min_len):
+                yield f"{prefix}.{key}", value
+        elif isinstance(value, Mapping | list):
+            stack.append((f"{prefix}.{key}", value))
     while stack:
         path, value = stack.pop()
         if isinstance(value, str):
@@ -168,13 +184,13 @@ def encoded_values(
             stack.extend((f"{path}[]", v) for v in value)
 
 
-def string_paths(details: Mapping[str, Any], prefix: str = "details") -> Iterator[str]:
-    """The field path of every string inside ``details`` (as :func:`encoded_values` names them)."""
+def string_fields(details: Mapping[str, Any], prefix: str = "details") -> Iterator[tuple[str, str]]:
+    """``(field path, value)`` of every string inside ``details`` (paths as above)."""
     stack: list[tuple[str, Any]] = [(prefix, details)]
     while stack:
         path, value = stack.pop()
         if isinstance(value, str):
-            yield path
+            yield path, value
         elif isinstance(value, Mapping):
             stack.extend((f"{path}.{k}", v) for k, v in value.items())
         elif isinstance(value, list):

@@ -18,8 +18,11 @@ and does not dilute its own baseline. For each day:
   (z-score, spread at least Poisson's √mean);
 - **hour_of_week**, **resource**, **action**, **source_ip**, **query_shape**:
   for each value seen that day, how many of the day's events had it against
-  the rate the other days give it (binomial tail; hours of the week smoothed
-  with their neighbours; unseen values get a small pseudo-count);
+  the rate the other days give it (binomial tail; unseen values get a small
+  pseudo-count). An hour of the week is compared with the same weekday's other
+  days, shrunk towards the hour of day over all days (so a Thursday is judged
+  against Thursdays, and a first Saturday against every day's hours); hours
+  are smoothed with their neighbours;
 - **new_<feature>**: how many of the day's events used values never seen on
   other days, against the rate of new values the baseline itself shows
   (Good–Turing: the share of values seen only once).
@@ -45,6 +48,7 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from logging_audit.audit.dates import TimeBound
@@ -63,6 +67,7 @@ from logging_audit.forensics._common import (
 from logging_audit.forensics._stats import binomial_sf, normal_sf, sidak
 from logging_audit.forensics.baselines import (
     FEATURES,
+    WEEKDAYS,
     AgentBaseline,
     Observation,
     build_baseline,
@@ -76,6 +81,7 @@ __all__ = ["Deviation", "PatternAnalyzer", "PatternReport"]
 _DAY_US = 86_400_000_000
 _ALPHA = 0.5
 _NOVELTY = ("resource", "source_ip", "query_shape", "action")
+_SHRINK = 10.0
 
 
 @dataclass(frozen=True)
@@ -260,8 +266,9 @@ class _Scorer:
                 continue
             for value, k in day_counts.items():
                 c_other = totals[value] - k
+                context = ""
                 if feature == "hour_of_week":
-                    p_v = self._hour_rate(int(value), totals, day_counts, n_other)
+                    p_v, context = self._hour_rate(int(value), totals, day_counts)
                 else:
                     p_v = (c_other + _ALPHA) / (n_other + _ALPHA * (len(totals) + 1))
                 expected = n_day * p_v
@@ -275,22 +282,42 @@ class _Scorer:
                     p,
                     tests,
                     d,
-                    self._explain(
-                        feature, value, k, n_day, c_other, n_other, totals, day_counts, d
-                    ),
+                    self._explain(feature, value, k, n_day, c_other, n_other, context, d),
                     evidence,
                     k,
                     expected,
                 )
 
     @staticmethod
-    def _hour_rate(slot: int, totals: Counter[str], day: Counter[str], n_other: int) -> float:
+    def _hour_rate(slot: int, totals: Counter[str], day: Counter[str]) -> tuple[float, str]:
+        """Rate of ``slot`` given its weekday, shrunk towards the hour-of-day rate of all days.
+
+        Counts are the other days' (the scored day left out), each hour smoothed
+        with its neighbours. ``p = (s(slot) + B * P(hour)) / (S(weekday) + B)``:
+        with little history for that weekday the hour of day decides.
+        """
+
         def other(h: int) -> float:
             key = str(h % 168)
             return totals.get(key, 0) - day.get(key, 0)
 
-        smoothed = other(slot) + 0.5 * (other(slot - 1) + other(slot + 1))
-        return (smoothed + 0.1) / (2 * n_other + 0.1 * 168)
+        def smooth(h: int) -> float:
+            return other(h) + 0.5 * (other(h - 1) + other(h + 1))
+
+        weekday, hour = divmod(slot, 24)
+        s_weekday = sum(smooth(weekday * 24 + i) for i in range(24))
+        s_all = sum(smooth(i) for i in range(168))
+        pooled = sum(smooth(w * 24 + hour) for w in range(7))
+        p_hour = (pooled + 0.1) / (s_all + 2.4)
+        rate = (smooth(slot) + _SHRINK * p_hour) / (s_weekday + _SHRINK)
+        weekday_name = WEEKDAYS[weekday]
+        context = (
+            f"other {weekday_name}s put {_pct(smooth(slot) / s_weekday)} of their activity in "
+            f"that hour"
+            if s_weekday
+            else f"this actor has no other activity on a {weekday_name}"
+        )
+        return rate, f"{context}; all other days put {_pct(pooled / s_all if s_all else 0.0)} there"
 
     def _explain(
         self,
@@ -300,19 +327,15 @@ class _Scorer:
         n_day: int,
         c_other: int,
         n_other: int,
-        totals: Counter[str],
-        day: Counter[str],
+        context: str,
         d: int,
     ) -> str:
         ws, _ = self.window(d)
         share = c_other / n_other if n_other else 0.0
         if feature == "hour_of_week":
-            others = Counter({h: totals[h] - day.get(h, 0) for h in totals})
-            busiest, top = max(others.items(), key=lambda kv: kv[1], default=("0", 0))
             return (
                 f"{k} of {n_day} events in {hour_of_week_label(int(value))} (day from {ws}); "
-                f"the other days put {_pct(share)} of this actor's activity in that hour of the "
-                f"week (busiest: {hour_of_week_label(int(busiest))}, {_pct(top / n_other)})"
+                f"{context}"
             )
         what = {
             "resource": "accesses to resource",
@@ -422,11 +445,10 @@ class PatternAnalyzer:
                 f"significance_threshold must be in [0, 1], got {significance_threshold!r}"
             )
         with store_session(self._store, key_dir=self._key_dir) as store:
-            end_us = time_arg(end, "end", end=True) if end is not None else None
-            if end_us is None:
-                now = store.now()
-                end_us = time_arg(now, "end", end=True)
-                assert end_us is not None
+            stop = store.now() if end is None else end
+            # an instant ends the period (exclusive); a date includes that whole day
+            end_us = time_arg(stop, "end", end=not isinstance(stop, datetime))
+            assert end_us is not None
             start_us = end_us - time_period_days * _DAY_US
             query = EventQuery.build(
                 {"actor": agent_id},

@@ -372,7 +372,7 @@ class _Stream:
     verifier: str
     items: list[_Item]
     all_us: list[tuple[int, str]]
-    """(raw time, node) of every entry of the stream read (for silences)."""
+    """(raw time, node) of every record of the stream read (for silences)."""
     read_count: int
     prover: CheckpointProver
     gaps: list[Gap] = field(default_factory=list)
@@ -588,10 +588,10 @@ def _read_log(
         count += 1
         node = rec.fields.get("node")
         node = node if isinstance(node, str) and node else default_node
+        if rec.kind != "record":
+            continue  # seals and prune entries: housekeeping on timers, not activity
         recorded = ts_us(rec.ts)
         all_us.append((recorded, node))
-        if rec.kind != "record":
-            continue
         if scope == "related" and ids and not _mentions(rec.fields, ids):
             continue
         extra = rec.fields.get("extra")

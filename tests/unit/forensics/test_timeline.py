@@ -91,18 +91,26 @@ def test_each_stream_keeps_its_order_when_its_clock_steps_back(
     service: AuditService, tmp_path: Path
 ) -> None:
     times = [T0, T0 + timedelta(seconds=10), T0 - timedelta(seconds=5), T0 + timedelta(seconds=20)]
-    log = write_log(tmp_path / "logs-c", "node-c", [(t, f"step {i}", {}) for i, t in enumerate(times)])
+    log = write_log(
+        tmp_path / "logs-c", "node-c", [(t, f"step {i}", {}) for i, t in enumerate(times)]
+    )
     service.record_event("A-1", "ping", {}, 1)  # at T0 on node-a
     timeline = TimelineAnalyzer(service, log_streams=[log]).reconstruct()
     c = [e for e in timeline.events if e.node == "node-c"]
     assert [e.seq for e in c] == [0, 1, 2, 3]
     assert not c[1].notes
-    assert c[2].notes and "time goes back 15.000000 s" in c[2].notes[0]
+    assert c[2].notes
+    assert "time goes back 15.000000 s" in c[2].notes[0]
     assert [e.position for e in c] == sorted(e.position for e in c)
 
 
 def test_silences_and_missing_seqs_are_marked(service: AuditService, tmp_path: Path) -> None:
-    times = [T0, T0 + timedelta(minutes=1), T0 + timedelta(hours=3), T0 + timedelta(hours=3, minutes=1)]
+    times = [
+        T0,
+        T0 + timedelta(minutes=1),
+        T0 + timedelta(hours=3),
+        T0 + timedelta(hours=3, minutes=1),
+    ]
     log = write_log(tmp_path / "logs-c", "node-c", [(t, f"r{i}", {}) for i, t in enumerate(times)])
     segment = next((log / "segments").iterdir())
     lines = segment.read_bytes().splitlines(keepends=True)
@@ -118,7 +126,10 @@ def test_silences_and_missing_seqs_are_marked(service: AuditService, tmp_path: P
     assert silence[0].start == "2025-10-15T10:00:00.000000Z"
     assert "3h00m00s" in silence[0].reason
     rows = list(timeline.rows())
-    assert rows.index(missing) < [r.event_id for r in timeline.events].index("logaudit/node-c/app#2") + 3
+    assert (
+        rows.index(missing)
+        < [r.event_id for r in timeline.events].index("logaudit/node-c/app#2") + 3
+    )
     # the records after the deletion cannot be proven any more
     after = next(e for e in timeline.events if e.event_id == "logaudit/node-c/app#2")
     assert not after.integrity.verified

@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeVar
 
 from logging_audit.detection.model import MAX_EVIDENCE, Obs
 
-__all__ = ["Hit", "KeyedWindows", "Window"]
+__all__ = ["Hit", "KeyedWindows", "SumWindow", "Window"]
 
 T = TypeVar("T")
 
@@ -63,6 +63,27 @@ class Window:
     def last_ts(self) -> float:
         """Time of the newest hit."""
         return self.hits[-1].ts
+
+
+@dataclass
+class SumWindow(Window):
+    """A window that also keeps the running sum of its hits' (numeric) values."""
+
+    total: float = 0.0
+
+    def add(self, obs: Obs, value: Any = 0.0) -> None:
+        """Add an event with a number; keep the sum."""
+        self.total += value
+        super().add(obs, value)
+
+    def evict(self, now: float) -> None:
+        """Drop old hits and take their values off the sum."""
+        limit = now - self.width
+        hits = self.hits
+        while hits and hits[0].ts < limit:
+            self.total -= hits.popleft().value
+        if not hits:
+            self.total = 0.0
 
 
 class KeyedWindows(Generic[T]):

@@ -4,7 +4,7 @@ privileged actions."""
 from __future__ import annotations
 
 from logging_audit.detection.baseline import ActorProfile, Baseline
-from logging_audit.detection.detectors._window import KeyedWindows, Window
+from logging_audit.detection.detectors._window import KeyedWindows, SumWindow, Window
 from logging_audit.detection.detectors.auth import EMIT_RATIO
 from logging_audit.detection.features import collection_of, is_privileged, is_read
 from logging_audit.detection.model import Finding, Obs, Thresholds, score_from_ratio
@@ -198,8 +198,7 @@ class VolumeSpikeDetector:
         self.t = thresholds
         self.baseline = baseline
         self.cooldown = 6 * _HOUR
-        self._windows = KeyedWindows(lambda: Window(_HOUR), 2 * _HOUR)
-        self._bytes: dict[str, float] = {}
+        self._windows = KeyedWindows(lambda: SumWindow(_HOUR), 2 * _HOUR)
 
     def observe(self, obs: Obs) -> Finding | None:
         """Score one event."""
@@ -215,9 +214,7 @@ class VolumeSpikeDetector:
         count = len(window)
         limit = max(float(self.t.volume_min), self.t.volume_factor * p.max_hourly_reads)
         byte_limit = max(50e6, self.t.volume_factor * p.max_hourly_bytes)
-        if count < EMIT_RATIO * limit and nbytes == 0:
-            return None
-        total = sum(h.value for h in window)
+        total = window.total
         ratio = max(count / limit, total / byte_limit)
         if ratio < EMIT_RATIO:
             return None

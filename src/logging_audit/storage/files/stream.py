@@ -60,6 +60,7 @@ from logging_audit.storage.files.segment_file import SegmentFile, fsync_dir
 
 __all__ = ["FileStream", "json_default", "json_safe"]
 
+_MAX_SYNCS = 2  # fsyncs allowed to overlap; more would only queue in the device
 _BATCH_MAX = 4096  # records queued before the appending thread flushes itself
 _MAX_PENDING = 1_000_000  # past this, appends fail instead of growing memory without bound
 _MAX_KEY_LAG = 64  # epochs a key file may lag behind its log and still be evolved on open
@@ -176,10 +177,11 @@ class FileStream:
         self._pending: list[tuple[str, dict[str, Any]]] = []
         self._submitted = 0
         self._durable = 0
+        self._sync_target = 0  # records covered by an fsync in flight
+        self._syncing = 0  # fsyncs in flight outside the flush lock
         self._written = 0
         self._error: Error | None = None
         self._closed = False
-        self._flushing = False
         self._cut: dict[str, Any] | None = None
         self.manifest: Manifest
         self._manifest_seen: tuple[int, int] = (0, 0)
@@ -631,22 +633,23 @@ class FileStream:
         self.flush(sync=True)  # raises again while the disk still refuses
 
     def _wait_durable(self, mine: int) -> None:
+        """Return once record number ``mine`` is on disk (group commit).
+
+        A thread whose record is covered by an fsync already in flight waits for
+        it; otherwise it writes whatever is queued and starts an fsync itself.
+        fsyncs run outside the flush lock, so several can overlap on devices
+        that serve them in parallel, each covering everything written before it.
+        """
         while True:
             with self._cv:
                 if self._durable >= mine:
                     return
                 if self._error is not None:
                     raise self._error
-                if self._flushing:
+                if self._sync_target >= mine or self._syncing >= _MAX_SYNCS:
                     self._cv.wait(0.5)
                     continue
-                self._flushing = True
-            try:
-                self.flush(sync=True)
-            finally:
-                with self._cv:
-                    self._flushing = False
-                    self._cv.notify_all()
+            self.flush(sync=True)
 
     def flush(self, *, sync: bool = True) -> None:
         """Write queued records now (and fsync with ``sync``).
@@ -656,6 +659,8 @@ class FileStream:
         """
         if self._closed:
             return  # close() wrote everything; nothing can be queued after it
+        shared = self.options.multiprocess
+        seg: SegmentFile | None = None
         with self._flush_lock:
             with self._lock:
                 batch, self._pending = self._pending, []
@@ -664,11 +669,11 @@ class FileStream:
                 written = False
                 try:
                     with self._file_lock():
-                        if self.options.multiprocess:
+                        if shared:
                             self._catch_up()
                         self._write_batch(batch)
                         written = True
-                        if sync:
+                        if sync and shared:
                             self._seg.sync()
                         self._publish_pointer()
                 except Error as exc:
@@ -679,17 +684,46 @@ class FileStream:
                     with self._cv:
                         self._cv.notify_all()
                     raise
-            elif sync:
+            elif sync and shared:
                 self._seg.sync()
             with self._cv:
                 self._written = max(self._written, upto)
-                if sync:
+                if sync and shared:
                     self._durable = max(self._durable, upto)
+                elif sync:
+                    seg = self._seg
+                    self._syncing += 1  # the segment stays open until this fsync is done
+                    self._sync_target = max(self._sync_target, upto)
                 self._cv.notify_all()
-            if self._seg.size >= self.options.max_segment_bytes:
-                self._rotate(only_if_full=True)
-            elif self.keys.epoch_due():
-                self.seal()
+        if seg is not None:
+            self._sync_outside_lock(seg, upto)
+        if self._seg.size >= self.options.max_segment_bytes:
+            self._rotate(only_if_full=True)
+        elif self.keys.epoch_due():
+            self.seal()
+
+    def _sync_outside_lock(self, seg: SegmentFile, upto: int) -> None:
+        """fsync ``seg`` without holding the flush lock, so fsyncs can overlap."""
+        try:
+            seg.sync()
+        except StorageError as exc:
+            self._error = exc
+            with self._cv:
+                self._syncing -= 1
+                self._sync_target = self._durable
+                self._cv.notify_all()
+            raise
+        with self._cv:
+            self._syncing -= 1
+            self._durable = max(self._durable, upto)
+            self._cv.notify_all()
+
+    def _close_segment(self) -> None:
+        """Close the open segment once no fsync outside the lock still uses it."""
+        with self._cv:
+            while self._syncing:
+                self._cv.wait(0.5)
+        self._seg.close()
 
     def _write_batch(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
         w = self.writer
@@ -829,7 +863,7 @@ class FileStream:
             seg.sha256 = _file_sha256(self._seg.path)
             seg.closed_at = now_ts()
             seg.end_state = _end_state(self.writer)
-            self._seg.close()
+            self._close_segment()
             self._seg = new_seg
             self._new_segment_key(new)
             self.manifest.segments.append(new)
@@ -956,7 +990,7 @@ class FileStream:
             self._closed = True
             _OPEN_STREAMS.discard(self)
             with suppress(Error):
-                self._seg.close()
+                self._close_segment()
             with suppress(OSError):
                 os.close(self._lock_fd)
             with suppress(OSError):
