@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import operator
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -133,8 +134,8 @@ def shannon_entropy(text: str) -> float:
     if not text:
         return 0.0
     n = len(text)
-    log2 = math.log2
-    return log2(n) - sum(c * log2(c) for c in Counter(text).values()) / n
+    counts = list(Counter(text).values())
+    return math.log2(n) - sum(map(operator.mul, counts, map(math.log2, counts))) / n
 
 
 _ENCODED = re.compile(r"[A-Za-z0-9+/=_-]+")

@@ -13,8 +13,9 @@ classifications) and looks for intent:
     of the id space. Score: logistic in the run length, 0.5 at
     ``sequential_run`` and ≈0.98 at twice it.
 ``exhaustive_enumeration``
-    One requestor naming at least ``min_distinct`` distinct resources that
-    together cover a large share of the resources known in the store. Score:
+    One requestor naming at least ``min_distinct`` distinct resources of one
+    family (the same name before a trailing number: ``doc-…``) that together
+    cover a large share of that family's resources known in the store. Score:
     the share covered (reported from 0.5).
 ``paging_scrape``
     One requestor paging through results (continued searches) or iterating
@@ -177,7 +178,7 @@ class CorrelationReport:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity: conditions hold lists
 class _Query:
     event_id: str
     requestor: str
@@ -247,6 +248,12 @@ def _levels(op: str, value: Any) -> set[int]:
 def _span(queries: Sequence[_Query]) -> tuple[str, str]:
     times = [q.time_us for q in queries]
     return format_us(min(times)), format_us(max(times))
+
+
+def _family(value: str) -> str:
+    """``doc-`` for ``doc-0042``; the value itself when it ends in no number."""
+    m = _NUMBERED.match(value)
+    return value if m is None else m.group(1)
 
 
 def _longest_run(values: Sequence[str]) -> tuple[str, int, list[int]]:
@@ -392,27 +399,8 @@ class QueryCorrelator:
                         {"field": name, "prefix": prefix, "run_length": length},
                     )
                 )
-            distinct = {t for t, _ in targets}
-            universe = known.get(name, {})
-            reached = distinct & set(universe)
-            if name == "resource" and len(distinct) >= self.min_distinct and universe:
-                share = len(reached) / len(universe)
-                if share >= 0.5:
-                    evidence = list(dict.fromkeys(q.event_id for _, q in targets))
-                    s, e = _span([q for _, q in targets])
-                    out.append(
-                        Finding(
-                            "exhaustive_enumeration",
-                            (requestor,),
-                            round(share, 6),
-                            f"{requestor} named {len(distinct)} distinct resources, "
-                            f"{len(reached)} of the {len(universe)} known ({share:.0%})",
-                            tuple(evidence),
-                            s,
-                            e,
-                            {"field": name, "distinct": len(distinct), "known": len(universe)},
-                        )
-                    )
+            if name == "resource":
+                out.extend(self._exhaustive(requestor, targets, known.get(name, {})))
         pages = [q for q in qs if q.continued or q.action in ("export", "query")]
         if len(pages) >= self.page_limit // 2:
             score = logistic(len(pages), self.page_limit, self.page_limit / 4)
@@ -429,6 +417,42 @@ class QueryCorrelator:
                     s,
                     e,
                     {"pages": len(pages), "results": rows},
+                )
+            )
+        return out
+
+    def _exhaustive(
+        self, requestor: str, targets: list[tuple[str, _Query]], universe: Mapping[str, int]
+    ) -> list[Finding]:
+        """Coverage of each family of resources (same name before the number) named."""
+        named: dict[str, set[str]] = defaultdict(set)
+        for target, _ in targets:
+            named[_family(target)].add(target)
+        known: dict[str, set[str]] = defaultdict(set)
+        for value in universe:
+            known[_family(value)].add(value)
+        out: list[Finding] = []
+        for family, values in sorted(named.items()):
+            pool = known.get(family, set())
+            if len(values) < self.min_distinct or not pool:
+                continue
+            reached = values & pool
+            share = len(reached) / len(pool)
+            if share < 0.5:
+                continue
+            used = [q for t, q in targets if t in values]
+            s, e = _span(used)
+            out.append(
+                Finding(
+                    "exhaustive_enumeration",
+                    (requestor,),
+                    round(share, 6),
+                    f"{requestor} named {len(values)} distinct resources {family}…, "
+                    f"{len(reached)} of the {len(pool)} known ({share:.0%})",
+                    tuple(dict.fromkeys(q.event_id for q in used)),
+                    s,
+                    e,
+                    {"family": family, "distinct": len(values), "known": len(pool)},
                 )
             )
         return out

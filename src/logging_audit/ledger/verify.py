@@ -11,14 +11,25 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
+from binascii import b2a_base64
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import orjson
+
 from logging_audit.errors import CheckpointError, FramingError, NoteError
 from logging_audit.ledger.checkpoint import Checkpoint, parse_checkpoint
-from logging_audit.ledger.framing import ZERO_HASH, Entry, parse_entry, unb64, unframe_line
+from logging_audit.ledger.framing import (
+    _CANONICAL_LAST,
+    ZERO_HASH,
+    Entry,
+    parse_entry,
+    unb64,
+    unframe_line,
+)
 from logging_audit.ledger.frontier import Frontier
-from logging_audit.ledger.hashing import leaf_hash
+from logging_audit.ledger.hashing import _LEAF, leaf_hash
 from logging_audit.ledger.notes import verify_note
 from logging_audit.ledger.prune import PRUNE, StreamStart
 from logging_audit.ledger.report import Failure, FailureKind, PrunedRange, VerificationReport
@@ -87,6 +98,9 @@ class StreamVerifier:
         self._tree_broken = False
         self._suppress_chain = False
         self._last: _Item | None = None
+        self._last_fast: tuple[str | None, int, bytes, bytes] | None = None
+        self._prev_b64 = ""
+        self._prev_b64_of: bytes | None = None
         self._last_flagged = False
         self._pending_mac_fail: _Item | None = None
         self._deferred_cps: list[tuple[list[_CheckpointRef], bytes]] = []
@@ -246,7 +260,10 @@ class StreamVerifier:
         """Feed the next framed line (``line`` numbers default to a running count)."""
         self._count += 1
         self._budget += _EVOLVE_PER_LINE
-        item = _Item(segment, line if line is not None else self._count)
+        number = line if line is not None else self._count
+        if self._pending is None and self._held is None and self._try_fast(data, segment, number):
+            return
+        item = _Item(segment, number)
         try:
             raw, mac = unframe_line(data)
             item.h = leaf_hash(raw)
@@ -258,7 +275,105 @@ class StreamVerifier:
             self._check_mac(item)
         if self._pending is not None:
             self._process(self._pending, item)
-        self._pending = item
+        if self._held is None and item.entry is not None and self._is_plain(item, item.entry):
+            # An ordinary entry needs no look-ahead: accept it now.
+            self._pending = None
+            self._accept_plain(item, item.entry)
+        else:
+            self._pending = item
+
+    def _try_fast(self, data: bytes, segment: str | None, number: int) -> bool:
+        """Accept an ordinary line without building any object; False sends it the long way.
+
+        Checks exactly what the long way checks for such a line: framing, JSON
+        object with the ledger fields, next seq, chained prev, current epoch, no
+        ledger record, and the MAC (compared in its canonical base64 form).
+        """
+        epoch = self._epoch
+        if (
+            epoch is None
+            or self._epoch_sealed
+            or self._pending_mac_fail is not None
+            or self._suppress_chain
+            or self._last_flagged
+            or self._prev is None
+        ):
+            return False
+        if self._mac_epoch == epoch and self._mac is not None:
+            mac_key: MacKey | None = self._mac
+        elif epoch in self._unchecked and epoch not in self._checked:
+            mac_key = None
+        else:
+            return False
+        n = len(data)
+        if data[n - 1 : n] == b"\n":
+            n -= 1
+        if (
+            n < 60
+            or data[n - 54 : n - 46] != b',"mac":"'
+            or data[n - 2 : n] != b'"}'
+            or data[0:1] != b"{"
+            or data[n - 4] not in _CANONICAL_LAST
+        ):
+            return False
+        entry = data[: n - 54] + b"}"
+        try:
+            obj = orjson.loads(entry)
+        except orjson.JSONDecodeError:
+            return False
+        if type(obj) is not dict:
+            return False
+        seq = obj.get("seq")
+        if type(seq) is not int or seq != self._expected:
+            return False
+        got_epoch = obj.get("epoch")
+        if type(got_epoch) is not int or got_epoch != epoch:
+            return False
+        if self._prev_b64_of is not self._prev:
+            self._prev_b64 = b2a_base64(self._prev, newline=False).decode("ascii")
+            self._prev_b64_of = self._prev
+        if (
+            obj.get("prev") != self._prev_b64
+            or type(obj.get("ts")) is not str
+            or "ledger" in obj
+            or "mac" in obj
+        ):
+            return False
+        mac_text = data[n - 46 : n - 2]
+        if mac_key is not None:
+            if not hmac.compare_digest(b2a_base64(mac_key.mac(entry), newline=False), mac_text):
+                return False
+        else:
+            try:
+                base64.b64decode(mac_text, validate=True)
+            except (binascii.Error, ValueError):
+                return False
+        h = _LEAF.copy()
+        h.update(entry)
+        digest = h.digest()
+        if not self._epoch_dirty:
+            self._epoch_dirty = True
+            self._epoch_first_seq = seq
+        self._frontier.append(digest)
+        self._prev = digest
+        self._expected = seq + 1
+        self._ring[seq % _RECENT] = (seq, digest)
+        self._last = None
+        self._last_fast = (segment, number, entry, digest)
+        rep = self.report
+        if rep.first_seq is None:
+            rep.first_seq = seq
+        rep.last_seq = seq
+        if self._cps:
+            self._check_checkpoints()
+        return True
+
+    def _last_item(self) -> _Item | None:
+        """The last accepted entry as an item (rebuilt when the fast path took it)."""
+        if self._last is None and self._last_fast is not None:
+            segment, number, entry, digest = self._last_fast
+            self._last = _Item(segment, number, entry=parse_entry(entry), h=digest)
+        return self._last
 
     def finish(self) -> VerificationReport:
         """Process what is left and return the report."""
@@ -327,11 +442,10 @@ class StreamVerifier:
             finally:
                 self._reprocessing = False
 
-    def _process_one(self, cur: _Item, nxt: _Item | None) -> None:
-        e = cur.entry
-        if (
-            e is not None
-            and cur.mac_state is not False
+    def _is_plain(self, cur: _Item, e: Entry) -> bool:
+        """True for the common case: the next seq, chained, in the open epoch, MAC not failed."""
+        return (
+            cur.mac_state is not False
             and e.seq == self._expected
             and e.prev == self._prev
             and e.epoch == self._epoch
@@ -340,7 +454,11 @@ class StreamVerifier:
             and self._pending_mac_fail is None
             and not self._suppress_chain
             and not self._last_flagged
-        ):
+        )
+
+    def _process_one(self, cur: _Item, nxt: _Item | None) -> None:
+        e = cur.entry
+        if e is not None and self._is_plain(cur, e):
             self._accept_plain(cur, e)
             return
         if cur.entry is None:
@@ -449,6 +567,7 @@ class StreamVerifier:
         self._expected = seq + 1
         self._ring[seq % _RECENT] = (seq, h)
         self._last = cur
+        self._last_fast = None
         rep = self.report
         if rep.first_seq is None:
             rep.first_seq = seq
@@ -470,7 +589,7 @@ class StreamVerifier:
             and not prev_flagged
             and cur.mac_state is not False
         ):
-            last = self._last
+            last = self._last_item()
             if last is not None and cur.mac_state is None:
                 # No MAC to tell whether the previous entry was altered or this one does
                 # not belong: the next seal decides (its origin names the log it is from).
@@ -533,6 +652,7 @@ class StreamVerifier:
         self._expected = e.seq + 1
         self._ring[e.seq % _RECENT] = (e.seq, cur.h)
         self._last = cur
+        self._last_fast = None
         if rep.first_seq is None:
             rep.first_seq = e.seq
         rep.last_seq = e.seq

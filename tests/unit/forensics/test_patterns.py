@@ -103,7 +103,9 @@ def test_injected_deviations_are_found_with_evidence(
         assert d.window_start.startswith("2025-10-11")
     new_ip = next(d for d in deviations if d.feature == "source_ip")
     assert new_ip.value == "203.0.113.7"
-    assert set(new_ip.evidence) == attack
+    assert set(new_ip.evidence) <= attack
+    assert len(new_ip.evidence) == 50  # max_evidence
+    assert new_ip.evidence_count == len(attack)
     assert "never seen on other days" in new_ip.explanation
     night = next(d for d in deviations if d.feature == "hour_of_week")
     assert "Sat 03:00-04:00 UTC" in night.explanation
