@@ -13,14 +13,14 @@
 ``sqlite:///``/``postgresql://`` URL (PostgreSQL needs ``key_dir``), or an open
 :class:`~logging_audit.audit.store.AuditStore` as ``store=``.
 
-It reads through the store's query API as the system requestor
-``anomaly-detector`` at LEVEL_5 (so every read is itself recorded) and never
-scores its own events. Baselines are learned over ``baseline_days`` (ending one
-analysis window before the learning time, so the activity being judged is not
-part of its own baseline), refreshed every ``update_frequency_hours``, and kept
-under ``models_dir`` (default ``<database>.models/`` beside a SQLite database,
-``$LOGAUDIT_MODELS_DIR`` if set) as versioned JSON recording the stream's tree
-size and newest checkpoint at learning time.
+It reads through the store's query API as the system requestor ``anomaly-detector`` at
+LEVEL_5 (so every read is itself recorded) and never scores its own events or the
+importers' bookkeeping records. Baselines are learned over ``baseline_days`` (ending one
+analysis window before the learning time, so the activity being judged is not part of
+its own baseline), refreshed every ``update_frequency_hours``, and kept under
+``models_dir`` (default ``<database>.models/`` beside a SQLite database,
+``$LOGAUDIT_MODELS_DIR`` if set) as versioned JSON recording the stream's tree size and
+newest checkpoint at learning time.
 
 ``sensitivity`` (``low``/``medium``/``high``) sets the detectors' thresholds;
 ``alert_threshold`` cuts on the common score scale (0.75: at a detector's
@@ -33,6 +33,7 @@ import base64
 import os
 import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,7 @@ from logging_audit.detection.model import Obs, Thresholds, obs_from_stored, thre
 from logging_audit.detection.sigma import SIGMA_ACTION, SigmaDetector, SigmaRule, parse_sigma
 from logging_audit.detection.streaming import StoreFollower, StreamingScorer
 from logging_audit.errors import ConfigError
+from logging_audit.importers._common import IMPORTER_ACTOR
 from logging_audit.persistence.agents import AgentDatabase
 from logging_audit.persistence.models import ClearanceLevel, Rule, check_identifier
 
@@ -121,9 +123,8 @@ class AnomalyDetector:
         else:
             self._own_store = False
         self.store = store
-        self.models_dir = (
-            Path(models_dir) if models_dir is not None else self._default_models(database)
-        )
+        models = Path(models_dir) if models_dir is not None else self._default_models(database)
+        self.models_dir = models.absolute()
         self.requestor_id = check_identifier(requestor_id, "requestor_id")
         self._requestor = Requestor(requestor_id, ClearanceLevel.LEVEL_5, actor_type="system")
         self._detector_names = list(DETECTORS) if detectors is None else list(detectors)
@@ -261,22 +262,20 @@ class AnomalyDetector:
             now = self.store.now()
             end = now - timedelta(hours=self.window_hours)
             start = end - timedelta(days=self.baseline_days)
-            tree_size = self.store.size
-            cp = self.store.latest_checkpoint()
+            cp = self.store.checkpoint()  # sign the tree head the baseline is learned up to
+            tree_size = cp.size
             builder = BaselineBuilder(_to_ts(start), _to_ts(end), self.baseline_days)
             query = EventQuery.build(start=start, end=end)
             for stored in self.store.iter_events(
                 query, self._requestor, purpose="baseline_learn", batch_size=5000
             ):
-                if stored.event.actor != self.requestor_id:
+                if stored.event.actor not in (self.requestor_id, IMPORTER_ACTOR):
                     builder.add(obs_from_stored(stored))
             baseline = builder.build(
                 origin=self.store.origin,
                 learned_at=now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
                 tree_size=tree_size,
-                checkpoint=None
-                if cp is None
-                else {
+                checkpoint={
                     "size": cp.size,
                     "root_hash": base64.b64encode(cp.root_hash).decode(),
                     "checkpoint_id": cp.checkpoint_id,
@@ -294,7 +293,8 @@ class AnomalyDetector:
         detectors = build_detectors(self._thresholds, baseline, self._detector_names)
         if self._sigma:
             detectors.append(SigmaDetector(self._thresholds, baseline, self._sigma))
-        return DetectionEngine(detectors, self.alert_threshold, ignore_actors={self.requestor_id})
+        ignore = {self.requestor_id, IMPORTER_ACTOR}
+        return DetectionEngine(detectors, self.alert_threshold, ignore_actors=ignore)
 
     def _read(
         self, criteria: Mapping[str, Any], start: datetime, end: datetime, **extra: Any
@@ -350,6 +350,22 @@ class AnomalyDetector:
         findings = self._engine(baseline).run(observations)
         if not findings:
             return []
+        op = ctx.get("operation_type")
+        allowed = OPERATION_ACTIONS.get(op) if isinstance(op, str) else None
+        if allowed is not None:
+            actions = {o.event_id: o.action for o in observations}
+            findings = [
+                replace(
+                    f,
+                    facts={
+                        **f.facts,
+                        "outside_operation_type": sorted(
+                            {actions[e] for e in f.evidence if e in actions} - allowed
+                        ),
+                    },
+                )
+                for f in findings
+            ]
         self._load_recorded(now)
         alerts = self._recorder.record(
             findings,
@@ -357,14 +373,6 @@ class AnomalyDetector:
             sensitivity=self.sensitivity,
             alert_threshold=self.alert_threshold,
         )
-        op = ctx.get("operation_type")
-        allowed = OPERATION_ACTIONS.get(op) if isinstance(op, str) else None
-        if allowed is not None:
-            actions = {o.event_id: o.action for o in observations}
-            for alert in alerts:
-                alert["facts"]["outside_operation_type"] = sorted(
-                    {actions[e] for e in alert["evidence"] if e in actions} - allowed
-                )
         return sorted(alerts, key=lambda a: -a["score"])
 
     def _load_recorded(self, now: datetime) -> None:
@@ -396,7 +404,7 @@ class AnomalyDetector:
         observations = [
             obs_from_stored(s)
             for s in self.store.iter_events(query, self._requestor, purpose="detect_scan")
-            if s.event.actor != self.requestor_id
+            if s.event.actor not in (self.requestor_id, IMPORTER_ACTOR)
         ]
         observations.sort(key=lambda o: (o.ts, o.seq))
         return scorer.observe(observations)
@@ -418,8 +426,8 @@ class AnomalyDetector:
         Keeps sliding state across calls; the baseline is refreshed when due.
         Returns the alerts raised (already recorded and sent to the handlers).
         """
-        scorer = self._streaming()
-        return scorer.observe(events)
+        with self._lock:  # a follower thread and direct calls share one engine state
+            return self._streaming().observe(events)
 
     def follow(self, *, poll_interval: float = 5.0, from_seq: int | None = None) -> StoreFollower:
         """A follower polling the store into :meth:`observe` (``start()`` it, or ``run()``)."""

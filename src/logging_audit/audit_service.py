@@ -41,6 +41,7 @@ from logging_audit.audit.events import (
     EventType,
     Outcome,
 )
+from logging_audit.audit.events import clearance_level as to_clearance_level
 from logging_audit.audit.factory import is_postgres_url, open_store, sqlite_path
 from logging_audit.audit.limits import DEFAULT_LIMITS, Limits, normalize_details
 from logging_audit.audit.query import EventQuery
@@ -58,6 +59,8 @@ DEFAULT_DATABASE = "audit_service/audit.db"
 """Where ``AuditService()`` keeps its database when neither an argument nor
 ``$LOGAUDIT_AUDIT_DB`` says otherwise (relative to the working directory)."""
 
+_AGENT_ACTION = EventType.AGENT_ACTION.value
+_AGENT = ActorType.AGENT.value
 _ALLOWED_RECORD_KEYS = frozenset(
     {
         "agent_id",
@@ -145,7 +148,7 @@ class AuditService:
         signature: bytes | str | None = None,
         source_ip: str | None = None,
     ) -> AuditEvent:
-        level = ClearanceLevel.coerce(clearance_level)
+        level = to_clearance_level(clearance_level)
         clean: Mapping[str, Any]
         if self.require_registered_agents or signature is not None:
             clean = normalize_details(details, self._store.limits)
@@ -167,10 +170,10 @@ class AuditService:
             assert agent.key_id is not None
             extra["agent_sig"] = AgentSignature(agent.key_id, base64.b64encode(raw).decode())
         return AuditEvent(
-            event_type=EventType.AGENT_ACTION.value,
+            event_type=_AGENT_ACTION,
             action=action_type,
             actor=agent_id,
-            actor_type=ActorType.AGENT.value,
+            actor_type=_AGENT,
             outcome=outcome,
             resource=resource,
             source_ip=source_ip,

@@ -8,6 +8,7 @@ import click
 
 from logging_audit import __version__
 from logging_audit._cli.audit import audit
+from logging_audit._cli.detect import detect, import_
 from logging_audit._cli.forensics import forensics
 from logging_audit._cli.keys import keys
 from logging_audit._cli.logs import archive, cat, checkpoint, prune, shred, tail, verify
@@ -21,7 +22,20 @@ def cli() -> None:
     """Tamper-evident, verifiable logs and audit trails."""
 
 
-for _command in (keys, verify, cat, tail, checkpoint, archive, prune, shred, audit, forensics):
+for _command in (
+    keys,
+    verify,
+    cat,
+    tail,
+    checkpoint,
+    archive,
+    prune,
+    shred,
+    audit,
+    forensics,
+    detect,
+    import_,
+):
     cli.add_command(_command)
 
 

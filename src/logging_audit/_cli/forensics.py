@@ -13,6 +13,7 @@ be verified.
 from __future__ import annotations
 
 import getpass
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -235,7 +236,7 @@ def timeline(
             click.echo(render_timeline(result, fmt), nl=False)
     bad = result.integrity_counts()
     if strict and (bad["failed"] or bad["unverifiable"]):
-        raise click.exceptions.Exit(1)
+        sys.exit(1)
 
 
 @forensics.command()

@@ -23,9 +23,9 @@ from logging_audit.audit.index import (
     INDEX_COLUMNS,
     KIND_EVENT,
     derive_index,
-    event_search_text,
     index_text,
     search_text,
+    text_of,
     ts_to_us,
 )
 from logging_audit.audit.keys import StreamKeys
@@ -147,7 +147,15 @@ class AppendBatch:
         for line, ev, (_, fields) in zip(lines, events, records, strict=False):
             # ``lines`` ends with the empty string after the last newline
             leaf = leaf_hash(line[:cut] + b"}")
-            text = event_search_text(fields)
+            # event_search_text(fields), from the event's attributes (the same values)
+            texts = [ev.event_type, ev.action, ev.actor, ev.outcome]
+            if ev.resource is not None:
+                texts.append(ev.resource)
+            if ev.source_ip is not None:
+                texts.append(ev.source_ip)
+            if ev.source_node is not None:
+                texts.append(ev.source_node)
+            text = text_of(texts, ev.details)
             if _NUL_ESCAPE in line:  # a NUL somewhere: index columns hold it as U+FFFD
                 columns = (
                     seq, line, leaf, KIND_EVENT, ts_us,

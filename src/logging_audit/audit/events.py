@@ -19,6 +19,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from types import MappingProxyType
 from typing import Any
 
 from logging_audit.audit.limits import DEFAULT_LIMITS, Limits, normalize_details
@@ -33,6 +34,7 @@ __all__ = [
     "AuditEvent",
     "EventType",
     "Outcome",
+    "clearance_level",
     "event_from_fields",
     "new_event_id",
 ]
@@ -107,6 +109,18 @@ def new_event_id() -> str:
 
 
 _LEVELS = {int(level): level for level in ClearanceLevel}
+_NO_DETAILS: Mapping[str, Any] = MappingProxyType({})
+_NEW_ID: Any = type("_NewEventId", (), {"__repr__": lambda self: "<new event id>"})()
+"""Default of ``AuditEvent(event_id=...)``: make a new id (``None`` is refused, as before)."""
+
+
+def clearance_level(value: object) -> ClearanceLevel:
+    """:meth:`ClearanceLevel.coerce` with the plain ``int`` case first (recording is hot)."""
+    if type(value) is int and 1 <= value <= 5:
+        return _LEVELS[value]
+    return ClearanceLevel.coerce(value)
+
+
 _REQUIRED_TEXT = ("event_type", "action", "actor", "actor_type", "outcome", "event_id")
 _OPTIONAL_TEXT = ("resource", "source_ip", "source_node")
 
@@ -128,13 +142,14 @@ class AgentSignature:
         return {"kid": self.key_id, "sig": self.signature}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class AuditEvent:
     """One security-relevant event, before or after it was recorded.
 
     Construction validates and normalises every field: strings are bounded
     (``limits.max_string``), ``details`` is turned into plain JSON and bounded
-    (see :func:`~logging_audit.audit.limits.normalize_details`).
+    (see :func:`~logging_audit.audit.limits.normalize_details`). ``event_id``
+    defaults to a new :func:`new_event_id`.
     """
 
     event_type: str
@@ -151,12 +166,52 @@ class AuditEvent:
     agent_sig: AgentSignature | None = None
     limits: Limits = field(default=DEFAULT_LIMITS, repr=False, compare=False)
 
+    def __init__(
+        self,
+        event_type: str,
+        action: str,
+        actor: str,
+        actor_type: str = ActorType.USER.value,
+        outcome: str = Outcome.SUCCESS.value,
+        resource: str | None = None,
+        source_ip: str | None = None,
+        source_node: str | None = None,
+        clearance: ClearanceLevel = ClearanceLevel.LEVEL_1,
+        details: Mapping[str, Any] = _NO_DETAILS,
+        event_id: str = _NEW_ID,
+        agent_sig: AgentSignature | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
+        """The dataclass's own ``__init__``, written out: recording builds many events.
+
+        Parameters and defaults are the fields'; each value is checked as
+        :meth:`__post_init__` says.
+        """
+        self.__dict__.update(
+            event_type=event_type,
+            action=action,
+            actor=actor,
+            actor_type=actor_type,
+            outcome=outcome,
+            resource=resource,
+            source_ip=source_ip,
+            source_node=source_node,
+            clearance=clearance,
+            details=details,
+            event_id=new_event_id() if event_id is _NEW_ID else event_id,
+            agent_sig=agent_sig,
+            limits=limits,
+        )
+        self.__post_init__()
+
     def __post_init__(self) -> None:
-        # Recording is hot: a plain ASCII ``str`` within bounds is valid as it is
-        # (ASCII cannot hold a lone surrogate); anything else takes the full check.
-        # Attributes are set through ``__dict__``, as ``object.__setattr__`` would.
+        """Check and normalise every field (in place: the event is frozen afterwards).
+
+        Recording is hot: a plain ASCII ``str`` within bounds is valid as it is
+        (ASCII cannot hold a lone surrogate); anything else takes the full check.
+        """
         n = self.limits.max_string
-        attrs = self.__dict__
+        attrs = self.__dict__  # what object.__setattr__ would write to
         for name in _REQUIRED_TEXT:
             value = attrs[name]
             if type(value) is not str or not value or len(value) > n or not value.isascii():
@@ -169,8 +224,7 @@ class AuditEvent:
                 attrs[name] = check_identifier(value, name, n)
         clearance = attrs["clearance"]
         if type(clearance) is not ClearanceLevel:
-            level = _LEVELS.get(clearance) if type(clearance) is int else None
-            attrs["clearance"] = level or ClearanceLevel.coerce(clearance)
+            attrs["clearance"] = clearance_level(clearance)
         attrs["details"] = normalize_details(self.details, self.limits)
 
     @property

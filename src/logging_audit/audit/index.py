@@ -32,6 +32,7 @@ __all__ = [
     "json_body",
     "json_body_of",
     "search_text",
+    "text_of",
     "ts_to_us",
     "us_to_ts",
     "words",
@@ -112,6 +113,9 @@ def derive_index(entry: Entry, ts_us: int | None = None) -> dict[str, Any]:
     return out
 
 
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
 def _strings(value: Any, out: list[str]) -> None:
     """Append the strings of a JSON value to ``out``: objects in sorted key order."""
     kind = type(value)
@@ -122,12 +126,17 @@ def _strings(value: Any, out: list[str]) -> None:
             item = value[key]
             if type(item) is str:
                 out.append(item)
-            elif isinstance(item, dict | list | str | Mapping):
+            elif type(item) not in _SCALARS:
                 _strings(item, out)
     elif kind is list:
         for item in value:
-            _strings(item, out)
-    elif isinstance(value, str):
+            if type(item) is str:
+                out.append(item)
+            elif type(item) not in _SCALARS:
+                _strings(item, out)
+    elif kind in _SCALARS:
+        return
+    elif isinstance(value, str):  # a str subclass (an enum member kept by normalisation)
         out.append(value)
     elif isinstance(value, Mapping):
         for key in sorted(value):
@@ -142,13 +151,15 @@ _TEXT_FIELDS = ("event_type", "action", "actor", "outcome", "resource", "source_
 
 def event_search_text(fields: Mapping[str, Any]) -> str:
     """:func:`search_text` of an audit event's fields (the event checks are the caller's)."""
-    parts: list[str] = []
-    for name in _TEXT_FIELDS:
-        value = fields.get(name)
-        if isinstance(value, str):
-            parts.append(value)
-    _strings(fields.get("details"), parts)
-    return words(" ".join(parts))
+    texts = [v for v in map(fields.get, _TEXT_FIELDS) if isinstance(v, str)]
+    return text_of(texts, fields.get("details"))
+
+
+def text_of(texts: list[str], details: Any) -> str:
+    """The search text of an event whose text fields (in ``_TEXT_FIELDS`` order, the
+    absent ones left out) are ``texts``: their words and those of ``details``."""
+    _strings(details, texts)
+    return words(" ".join(texts))
 
 
 _ASCII_WORDS = bytes(

@@ -54,7 +54,7 @@ class Requestor:
         object.__setattr__(self, "clearance", ClearanceLevel.coerce(self.clearance))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class StoredEvent:
     """An event as stored: its seq, time, the framed line (the truth) and the decoded event."""
 
@@ -62,6 +62,10 @@ class StoredEvent:
     ts: str
     line: bytes
     event: AuditEvent
+
+    def __init__(self, seq: int, ts: str, line: bytes, event: AuditEvent) -> None:
+        """The dataclass's ``__init__``, written out (appends and reads make one per event)."""
+        self.__dict__.update(seq=seq, ts=ts, line=line, event=event)
 
     @property
     def entry(self) -> bytes:

@@ -61,6 +61,8 @@ BASELINE_FORMAT = "logaudit-baseline"
 BASELINE_VERSION = 1
 """Bumped whenever the stored fields change meaning; older files are relearned."""
 
+NIGHT_BONUS = 2.0
+"""Extra hours of distance for activity in a person's own night (see ``hours_away``)."""
 BURST_GAP = 2.0
 """Events of one actor closer than this (seconds) are one request burst."""
 _PERIOD_BIN = math.log(1.05)
@@ -129,7 +131,10 @@ class ActorProfile:
         days. Habitual hours of the week: active there in at least two distinct
         weeks (one if the baseline is shorter than two weeks). The distance is
         the smaller of the two circular distances, so Saturday 14:00 is habitual
-        for a weekday nine-to-five worker, 03:00 on any day is not.
+        for a weekday nine-to-five worker, 03:00 on any day is not. For people, an
+        hour outside the habitual ones that falls in their own night (23:00-05:59
+        counted from the middle of their active hours, taken as 12:00 local) is
+        :data:`NIGHT_BONUS` hours further away.
         """
         if self._distance is None:
             self._distance = self._distance_table()
@@ -141,7 +146,27 @@ class ActorProfile:
         span_weeks = (self.last_ts - self.first_ts) / (7 * 86400)
         need = 2 if span_weeks >= 2 else 1
         by_week = _circular_distance([n >= need for n in self.how_days])
-        return [min(by_day[c % 24], by_week[c]) for c in range(168)]
+        table = [min(by_day[c % 24], by_week[c]) for c in range(168)]
+        noon = self.local_noon()
+        if noon is not None:  # people sleep: the actor's own night counts extra
+            for c in range(168):
+                local = (c % 24 - noon + 12) % 24
+                if table[c] >= 1 and (local < 6 or local >= 23):
+                    table[c] += NIGHT_BONUS
+        return table
+
+    def local_noon(self) -> int | None:
+        """The UTC hour at the middle of the actor's active hours (circular mean), for people.
+
+        ``None`` for agents, and for actors active around the clock (no clear middle).
+        """
+        if self.actor_type != "user" or not any(self.hod_days):
+            return None
+        x = sum(n * math.cos(2 * math.pi * h / 24) for h, n in enumerate(self.hod_days))
+        y = sum(n * math.sin(2 * math.pi * h / 24) for h, n in enumerate(self.hod_days))
+        if math.hypot(x, y) < 0.3 * sum(self.hod_days):
+            return None
+        return round(math.atan2(y, x) * 24 / (2 * math.pi)) % 24
 
     def knows_period(self, seconds: float, tolerance: float = 0.1) -> bool:
         """True when ``seconds`` is within ``tolerance`` of one of the actor's known periods."""
@@ -325,7 +350,7 @@ class BaselineBuilder:
             p.max_read_clearance = max(p.max_read_clearance, obs.clearance)
             state.hourly_reads[hour] = state.hourly_reads.get(hour, 0) + 1
             size = obs.details.get("bytes")
-            if isinstance(size, int | float) and not isinstance(size, bool):
+            if type(size) is int or type(size) is float:
                 state.hourly_bytes[hour] = state.hourly_bytes.get(hour, 0.0) + float(size)
         if success and obs.source_ip:
             net = network_of(obs.source_ip)

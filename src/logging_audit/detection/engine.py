@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
-from logging_audit.detection.detectors import Detector
-from logging_audit.detection.model import Finding, Obs
+from logging_audit.detection.detectors import EMIT_RATIO, Detector
+from logging_audit.detection.model import Finding, Obs, ratio_for_score
 from logging_audit.errors import ConfigError
 
 __all__ = ["DetectionEngine", "check_threshold"]
@@ -44,12 +44,38 @@ class DetectionEngine:
     ) -> None:
         """``ignore_actors``: actors whose events are never scored (the detector's own)."""
         self.detectors = list(detectors)
+        self._threshold = 0.0
         self.alert_threshold = check_threshold(alert_threshold)
         self.ignore_actors = frozenset(ignore_actors)
         self._last_alert: dict[tuple[str, str], float] = {}
+        for det in self.detectors:
+            if hasattr(det, "muted"):  # lets a detector skip work whose alert would be muted
+                det.muted = self._muted_for(det.cooldown)
         self._clearance: OrderedDict[str, int] = OrderedDict()
         self.events = 0
         self.errors: dict[str, int] = {}
+
+    @property
+    def alert_threshold(self) -> float:
+        """Findings scoring below it are dropped."""
+        return self._threshold
+
+    @alert_threshold.setter
+    def alert_threshold(self, value: float) -> None:
+        self._threshold = check_threshold(value)
+        floor = ratio_for_score(self._threshold) * 0.999  # let rounding err on the safe side
+        for det in self.detectors:
+            if hasattr(det, "min_ratio"):
+                det.min_ratio = max(EMIT_RATIO, floor)  # findings below the cut are wasted work
+
+    def _muted_for(self, cooldown: float) -> Callable[[str, str, float], bool]:
+        last_alert = self._last_alert
+
+        def muted(detector: str, key: str, ts: float) -> bool:
+            last = last_alert.get((detector, key))
+            return last is not None and ts - last < cooldown
+
+        return muted
 
     def process(self, obs: Obs) -> list[Finding]:
         """Score one event; return the alerts it raises (usually none)."""
@@ -81,7 +107,8 @@ class DetectionEngine:
             out.append(replace(found, facts=facts))
         if len(self._last_alert) > 100_000:
             limit = obs.ts - 86400
-            self._last_alert = {k: v for k, v in self._last_alert.items() if v >= limit}
+            for k in [k for k, v in self._last_alert.items() if v < limit]:
+                del self._last_alert[k]
         return out
 
     def run(self, observations: Iterable[Obs]) -> list[Finding]:

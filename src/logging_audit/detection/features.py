@@ -135,7 +135,8 @@ def shannon_entropy(text: str) -> float:
         return 0.0
     n = len(text)
     counts = list(Counter(text).values())
-    return math.log2(n) - sum(map(operator.mul, counts, map(math.log2, counts))) / n
+    total: float = sum(map(operator.mul, counts, map(math.log2, counts)))
+    return math.log2(n) - total / n
 
 
 _ENCODED = re.compile(r"[A-Za-z0-9+/=_-]+")
@@ -148,8 +149,8 @@ def looks_encoded(text: str, min_len: int) -> bool:
 
     At least ``min_len`` characters, no spaces, only base64/base64url/hex
     characters, and an entropy of at least 3.0 bits per character for hex,
-    4.0 for anything else (random base64 is about 6; words, paths and
-    repeated characters stay below).
+    4.5 for anything else (as secret scanners use; random base64 of 48+
+    characters is about 5, words, slugs and paths stay below).
     """
     if len(text) < min_len or not _ENCODED.fullmatch(text):
         return False
@@ -157,7 +158,7 @@ def looks_encoded(text: str, min_len: int) -> bool:
         return shannon_entropy(text) >= 3.0
     if _DIGIT_OR_UPPER.search(text) is None:
         return False  # a long lower-case word or slug
-    return shannon_entropy(text) >= 4.0
+    return shannon_entropy(text) >= 4.5
 
 
 def encoded_values(
@@ -172,7 +173,7 @@ def encoded_values(
         if type(value) is str:
             if len(value) >= min_len and looks_encoded(value, min_len):
                 yield f"{prefix}.{key}", value
-        elif isinstance(value, Mapping | list):
+        elif isinstance(value, (Mapping, list)):  # a tuple: no union object on this hot path
             stack.append((f"{prefix}.{key}", value))
     while stack:
         path, value = stack.pop()

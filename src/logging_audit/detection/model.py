@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -36,6 +37,7 @@ __all__ = [
     "Obs",
     "Thresholds",
     "obs_from_stored",
+    "ratio_for_score",
     "score_from_ratio",
     "severity",
     "thresholds_for",
@@ -123,6 +125,15 @@ def score_from_ratio(ratio: float) -> float:
     if ratio <= 0.5:
         return 0.0
     return round(min(1.0, 1.0 - 0.25 / (ratio * ratio)), 4)
+
+
+def ratio_for_score(score: float) -> float:
+    """The smallest ratio whose score reaches ``score`` (inverse of :func:`score_from_ratio`)."""
+    if score <= 0:
+        return 0.0
+    if score >= 1:
+        return math.inf
+    return math.sqrt(0.25 / (1.0 - score))
 
 
 def severity(score: float) -> str:

@@ -88,15 +88,27 @@ DEFAULT_START = datetime(2026, 3, 2, tzinfo=timezone.utc)  # a Monday
 
 _DEPARTMENTS: dict[str, tuple[float, int, tuple[tuple[str, int, int], ...]]] = {
     # name: (share of people, clearance, ((collection, level, documents), ...))
-    "eng": (0.35, 2, (("eng/src-docs", 2, 1500), ("eng/design", 2, 600), ("eng/runbooks", 2, 300),
-                      ("eng/incidents", 3, 400))),
-    "sales": (0.20, 2, (("sales/crm", 2, 2000), ("sales/contracts", 3, 500), ("sales/pricing", 2, 200))),
+    "eng": (
+        0.35,
+        2,
+        (
+            ("eng/src-docs", 2, 1500),
+            ("eng/design", 2, 600),
+            ("eng/runbooks", 2, 300),
+            ("eng/incidents", 3, 400),
+        ),
+    ),
+    "sales": (
+        0.20,
+        2,
+        (("sales/crm", 2, 2000), ("sales/contracts", 3, 500), ("sales/pricing", 2, 200)),
+    ),
     "support": (0.20, 1, (("support/tickets", 1, 3000), ("support/kb", 1, 800))),
     "fin": (0.10, 3, (("fin/ledger", 3, 900), ("fin/invoices", 3, 1200), ("fin/payroll", 4, 300))),
     "hr": (0.06, 3, (("hr/personnel", 3, 700), ("hr/recruiting", 2, 400), ("hr/reviews", 4, 300))),
     "legal": (0.05, 4, (("legal/contracts", 3, 600), ("legal/cases", 4, 250))),
     "exec": (0.04, 4, (("exec/strategy", 4, 120), ("exec/board", 5, 80))),
-}  # fmt: skip
+}
 _SHARED = (("shared/wiki", 1, 2500), ("shared/policies", 1, 150), ("shared/announcements", 1, 300))
 _ZONES = ((-8, 0.15), (-5, 0.3), (1, 0.45), (5, 0.1))
 _BROWSERS = (
@@ -107,6 +119,7 @@ _BROWSERS = (
 )
 _SCRIPTS = ("python-requests/2.31.0", "curl/8.4.0", "Go-http-client/1.1", "okhttp/4.12.0")
 _COMMON_NAMES = ("admin", "root", "test", "oracle", "user", "guest", "ubuntu", "postgres", "ftp")
+_FEW_USERS = ("exec/strategy", "exec/board", "legal/cases")
 _ADMIN_ACTIONS = ("user_create", "user_update", "role_grant", "role_revoke", "config_change")
 _SETTINGS = ("mail.smtp_host", "session.timeout", "backup.schedule", "sso.metadata_url")
 
@@ -194,7 +207,7 @@ class _Gen:
         self.actors: dict[str, ActorSpec] = {}
         self.coll_level: dict[str, int] = {}
         self.coll_docs: dict[str, int] = {}
-        for _, (_, _, colls) in _DEPARTMENTS.items():
+        for _, _, colls in _DEPARTMENTS.values():
             for c, level, docs in colls:
                 self.coll_level[c], self.coll_docs[c] = level, docs
         for c, level, docs in _SHARED:
@@ -265,7 +278,7 @@ class _Gen:
         return f"{coll}/doc-{k % n:05d}"
 
     def rid(self) -> str:
-        return "%032x" % self.r.getrandbits(128)
+        return f"{self.r.getrandbits(128):032x}"
 
     # -- population ------------------------------------------------------------------------
 
@@ -278,7 +291,7 @@ class _Gen:
         n_admins = max(1, round(n_users * 0.04))
         for i in range(n_users):
             dept = r.choices(depts, weights)[0]
-            share, level, colls = _DEPARTMENTS[dept]
+            _, level, colls = _DEPARTMENTS[dept]
             tz = r.choices([z for z, _ in _ZONES], [w for _, w in _ZONES])[0]
             own = [c for c, _, _ in colls]
             r.shuffle(own)
@@ -313,7 +326,10 @@ class _Gen:
                 agent_ip=f"10.200.{i // 250}.{i % 250 + 2}",
                 signs=r.random() < 0.2,
                 client=r.choice(("svc-client/1.4.2", "python-requests/2.31.0", "java-http/17")),
-                collections=[f"svc/{i:03d}/data", r.choice(("db:orders", "db:customers", "db:stock"))],
+                collections=[
+                    f"svc/{i:03d}/data",
+                    r.choice(("db:orders", "db:customers", "db:stock")),
+                ],
             )
             self.actors[a.name] = a
 
@@ -347,7 +363,9 @@ class _Gen:
         self.session(a, start, end, ip, reads=a.daily_reads * (1 if weekday < 5 else 0.3))
         if weekday < 5 and r.random() < 0.04:
             es = day0 + r.uniform(19.0, 21.5) * 3600
-            self.session(a, es, es + r.uniform(1200, 3600), r.choice(a.home), reads=r.uniform(5, 20))
+            self.session(
+                a, es, es + r.uniform(1200, 3600), r.choice(a.home), reads=r.uniform(5, 20)
+            )
 
     def session(self, a: ActorSpec, start: float, end: float, ip: str, reads: float) -> None:
         r = self.r
@@ -355,17 +373,40 @@ class _Gen:
         if r.random() < 0.002:  # forgot the password: a lockout's worth of failures
             t = start - r.uniform(60, 300)
             for _ in range(r.randint(4, 7)):
-                self.emit(t, "authentication", "login", a.name, outcome="failure", source_ip=ip,
-                          clearance=2, details={"user_agent": ua, "method": "password"})  # fmt: skip
+                self.emit(
+                    t,
+                    "authentication",
+                    "login",
+                    a.name,
+                    outcome="failure",
+                    source_ip=ip,
+                    clearance=2,
+                    details={"user_agent": ua, "method": "password"},
+                )
                 t += r.uniform(5, 40)
         elif r.random() < 0.03:
             t = start - r.uniform(10, 60)
             for _ in range(r.randint(1, 2)):
-                self.emit(t, "authentication", "login", a.name, outcome="failure", source_ip=ip,
-                          clearance=2, details={"user_agent": ua, "method": "password"})  # fmt: skip
+                self.emit(
+                    t,
+                    "authentication",
+                    "login",
+                    a.name,
+                    outcome="failure",
+                    source_ip=ip,
+                    clearance=2,
+                    details={"user_agent": ua, "method": "password"},
+                )
                 t += r.uniform(3, 15)
-        self.emit(start, "authentication", "login", a.name, source_ip=ip, clearance=2,
-                  details={"user_agent": ua, "method": "password", "request_id": self.rid()})  # fmt: skip
+        self.emit(
+            start,
+            "authentication",
+            "login",
+            a.name,
+            source_ip=ip,
+            clearance=2,
+            details={"user_agent": ua, "method": "password", "request_id": self.rid()},
+        )
         n = max(1, int(r.gauss(reads, reads * 0.25)))
         bursts = max(1, int(n / max(3.0, r.gauss(12, 3))))
         span = max(600.0, end - start - 600)
@@ -377,8 +418,15 @@ class _Gen:
         if a.admin:
             for _ in range(r.randint(2, 8)):
                 self.admin_event(a, start + r.random() * (end - start), ip, ua)
-        self.emit(end, "authentication", "logout", a.name, source_ip=ip, clearance=2,
-                  details={"user_agent": ua, "request_id": self.rid()})  # fmt: skip
+        self.emit(
+            end,
+            "authentication",
+            "logout",
+            a.name,
+            source_ip=ip,
+            clearance=2,
+            details={"user_agent": ua, "request_id": self.rid()},
+        )
 
     def data_event(self, a: ActorSpec, t: float, ip: str, ua: str) -> None:
         r = self.r
@@ -388,10 +436,22 @@ class _Gen:
             higher = [c for c, lv in self.coll_level.items() if lv > a.clearance]
             if higher:
                 c = r.choice(higher)
-                details.update(reason="insufficient clearance", required_clearance=self.coll_level[c],
-                               actor_clearance=a.clearance)  # fmt: skip
-                self.emit(t, "data_access", "read", a.name, outcome="failure", resource=self.doc(c),
-                          source_ip=ip, clearance=self.coll_level[c], details=details)  # fmt: skip
+                details.update(
+                    reason="insufficient clearance",
+                    required_clearance=self.coll_level[c],
+                    actor_clearance=a.clearance,
+                )
+                self.emit(
+                    t,
+                    "data_access",
+                    "read",
+                    a.name,
+                    outcome="failure",
+                    resource=self.doc(c),
+                    source_ip=ip,
+                    clearance=self.coll_level[c],
+                    details=details,
+                )
                 return
         if x < 0.015:  # a colleague in another department shared a document
             others = [c for c, lv in self.coll_level.items() if lv <= a.clearance]
@@ -402,22 +462,63 @@ class _Gen:
         level = self.coll_level.get(coll, 1)
         if x < 0.73:
             details["bytes"] = int(r.lognormvariate(11.5, 1.2))
-            self.emit(t, "data_access", "read", a.name, resource=res, source_ip=ip, clearance=level,
-                      details=details)  # fmt: skip
+            self.emit(
+                t,
+                "data_access",
+                "read",
+                a.name,
+                resource=res,
+                source_ip=ip,
+                clearance=level,
+                details=details,
+            )
         elif x < 0.86:
             if r.random() < 0.5:
-                details["checksum"] = "%064x" % r.getrandbits(256)
-            self.emit(t, "data_access", "write", a.name, resource=res, source_ip=ip,
-                      clearance=level, details=details)  # fmt: skip
+                details["checksum"] = f"{r.getrandbits(256):064x}"
+            self.emit(
+                t,
+                "data_access",
+                "write",
+                a.name,
+                resource=res,
+                source_ip=ip,
+                clearance=level,
+                details=details,
+            )
         elif x < 0.99:
-            words = ("report", "q3", "budget", "design", "incident", "customer", "renewal", "policy")
+            words = (
+                "report",
+                "q3",
+                "budget",
+                "design",
+                "incident",
+                "customer",
+                "renewal",
+                "policy",
+            )
             details["query"] = " ".join(r.sample(words, r.randint(1, 3)))
-            self.emit(t, "data_access", "search", a.name, resource=coll, source_ip=ip,
-                      clearance=level, details=details)  # fmt: skip
+            self.emit(
+                t,
+                "data_access",
+                "search",
+                a.name,
+                resource=coll,
+                source_ip=ip,
+                clearance=level,
+                details=details,
+            )
         else:
             details["bytes"] = int(r.lognormvariate(15, 1.0))
-            self.emit(t, "data_access", "export", a.name, resource=res, source_ip=ip,
-                      clearance=level, details=details)  # fmt: skip
+            self.emit(
+                t,
+                "data_access",
+                "export",
+                a.name,
+                resource=res,
+                source_ip=ip,
+                clearance=level,
+                details=details,
+            )
 
     def admin_event(self, a: ActorSpec, t: float, ip: str, ua: str) -> None:
         r = self.r
@@ -430,8 +531,16 @@ class _Gen:
         else:
             details.update(target=target, role=r.choice(("viewer", "editor", "analyst")))
             resource = f"users/{target}"
-        self.emit(t, "administrative", action, a.name, resource=resource, source_ip=ip,
-                  clearance=3, details=details)  # fmt: skip
+        self.emit(
+            t,
+            "administrative",
+            action,
+            a.name,
+            resource=resource,
+            source_ip=ip,
+            clearance=3,
+            details=details,
+        )
 
     def agent_events(self, a: ActorSpec) -> None:
         r = self.r
@@ -461,9 +570,17 @@ class _Gen:
             if a.signs:
                 details["signature"] = _b64(r.getrandbits(512).to_bytes(64, "big"))
             action = "write" if r.random() < 0.1 else "read"
-            self.emit(t + k * r.uniform(0.05, 0.5), "agent_action", action, a.name,
-                      actor_type="agent", resource=f"{coll}/{r.randrange(5000)}",
-                      source_ip=a.agent_ip, clearance=2, details=details)  # fmt: skip
+            self.emit(
+                t + k * r.uniform(0.05, 0.5),
+                "agent_action",
+                action,
+                a.name,
+                actor_type="agent",
+                resource=f"{coll}/{r.randrange(5000)}",
+                source_ip=a.agent_ip,
+                clearance=2,
+                details=details,
+            )
 
     def noise(self) -> None:
         r = self.r
@@ -472,9 +589,16 @@ class _Gen:
                 ip = ".".join(str(r.randrange(1, 223)) for _ in range(4))
                 t = self.t0 + d * 86400 + r.random() * 86400
                 for _ in range(r.randint(1, 4)):
-                    self.emit(t, "authentication", "login", r.choice(_COMMON_NAMES),
-                              outcome="failure", source_ip=ip, clearance=2,
-                              details={"method": "password", "user_agent": r.choice(_SCRIPTS)})  # fmt: skip
+                    self.emit(
+                        t,
+                        "authentication",
+                        "login",
+                        r.choice(_COMMON_NAMES),
+                        outcome="failure",
+                        source_ip=ip,
+                        clearance=2,
+                        details={"method": "password", "user_agent": r.choice(_SCRIPTS)},
+                    )
                     t += r.uniform(1, 60)
 
     # -- attacks ---------------------------------------------------------------------------
@@ -482,16 +606,19 @@ class _Gen:
     def users(self) -> list[ActorSpec]:
         return [a for a in self.actors.values() if a.kind == "user"]
 
+    def test_day(self, weekday: bool = True) -> int:
+        """A day of the test period (a weekday if there is one)."""
+        # from the second test day on: local times of far time zones must not reach back
+        # into the baseline period
+        first = self.days - self.test_days + (1 if self.test_days > 1 else 0)
+        days = range(first, self.days)
+        pool = [d for d in days if d % 7 < 5] if weekday else list(days)
+        return self.r.choice(pool or list(days))
+
     def work_time(self, a: ActorSpec) -> float:
         """A time inside the victim's working hours on a test weekday."""
-        r = self.r
-        first = (self.days - self.test_days) + 1
-        while True:
-            d = r.randrange(first, self.days - 1)
-            if d % 7 < 5:
-                break
-        day0 = self.t0 + d * 86400 - a.tz * 3600
-        return day0 + (a.start_hour + 1 + r.random() * max(0.5, a.length - 3)) * 3600
+        day0 = self.t0 + self.test_day() * 86400 - a.tz * 3600
+        return day0 + (a.start_hour + 1 + self.r.random() * max(0.5, a.length - 3)) * 3600
 
     def attack(self, kind: str) -> Scenario:
         r = self.r
@@ -509,13 +636,29 @@ class _Gen:
         step = r.uniform(2, 15) * 60 / n
         ua = r.choice(_SCRIPTS)
         for i in range(n):
-            self.emit(t, "authentication", "login", targets[i % len(targets)], outcome="failure",
-                      source_ip=ip, clearance=2, details={"method": "password", "user_agent": ua},
-                      scenario=s)  # fmt: skip
+            self.emit(
+                t,
+                "authentication",
+                "login",
+                targets[i % len(targets)],
+                outcome="failure",
+                source_ip=ip,
+                clearance=2,
+                details={"method": "password", "user_agent": ua},
+                scenario=s,
+            )
             t += step * r.uniform(0.5, 1.5)
         if r.random() < 0.1:
-            self.emit(t, "authentication", "login", v.name, source_ip=ip, clearance=2,
-                      details={"method": "password", "user_agent": ua}, scenario=s)  # fmt: skip
+            self.emit(
+                t,
+                "authentication",
+                "login",
+                v.name,
+                source_ip=ip,
+                clearance=2,
+                details={"method": "password", "user_agent": ua},
+                scenario=s,
+            )
 
     def _password_spraying(self, s: Scenario, v: ActorSpec) -> None:
         r = self.r
@@ -527,40 +670,64 @@ class _Gen:
         ua = r.choice(_SCRIPTS)
         for acct in accounts:
             for _ in range(r.choice((1, 1, 2))):
-                self.emit(t, "authentication", "login", acct.name, outcome="failure", source_ip=ip,
-                          clearance=2, details={"method": "password", "user_agent": ua},
-                          scenario=s)  # fmt: skip
+                self.emit(
+                    t,
+                    "authentication",
+                    "login",
+                    acct.name,
+                    outcome="failure",
+                    source_ip=ip,
+                    clearance=2,
+                    details={"method": "password", "user_agent": ua},
+                    scenario=s,
+                )
                 t += step * r.uniform(0.3, 1.7)
 
     def _off_hours(self, s: Scenario, v: ActorSpec) -> None:
         r = self.r
-        d = r.randrange(self.days - self.test_days + 1, self.days - 1)
+        d = self.test_day(weekday=False)
         t = self.t0 + d * 86400 - v.tz * 3600 + r.uniform(0.5, 4.0) * 3600
         ip, ua = r.choice(v.home), self.ua(v, t)
-        self.emit(t, "authentication", "login", v.name, source_ip=ip, clearance=2,
-                  details={"user_agent": ua, "method": "password", "request_id": self.rid()},
-                  scenario=s)  # fmt: skip
+        self.emit(
+            t,
+            "authentication",
+            "login",
+            v.name,
+            source_ip=ip,
+            clearance=2,
+            details={"user_agent": ua, "method": "password", "request_id": self.rid()},
+            scenario=s,
+        )
         n = r.randint(8, 40)
         dur = r.uniform(20, 60) * 60
         for _ in range(n):
             t += dur / n * r.uniform(0.3, 1.7)
             coll = r.choice(v.collections)
-            self.emit(t, "data_access", "read", v.name, resource=self.doc(coll), source_ip=ip,
-                      clearance=self.coll_level[coll],
-                      details={"user_agent": ua, "request_id": self.rid(),
-                               "bytes": int(r.lognormvariate(11.5, 1.2))},
-                      scenario=s)  # fmt: skip
+            self.emit(
+                t,
+                "data_access",
+                "read",
+                v.name,
+                resource=self.doc(coll),
+                source_ip=ip,
+                clearance=self.coll_level[coll],
+                details={
+                    "user_agent": ua,
+                    "request_id": self.rid(),
+                    "bytes": int(r.lognormvariate(11.5, 1.2)),
+                },
+                scenario=s,
+            )
 
     def _rare_resource(self, s: Scenario, v: ActorSpec) -> None:
         r = self.r
         foreign = [c for c in self.coll_level if c.split("/")[0] != v.dept]
         foreign = [c for c in foreign if c not in v.collections]
         usual = max(self.coll_level[c] for c in v.collections)
-        if r.random() < 0.7:  # more sensitive than anything the victim works with
-            pool = [c for c in foreign if self.coll_level[c] > usual]
-        else:  # a collection only a handful of people use
-            pool = [c for c in foreign if c.split("/")[0] in ("exec", "legal")]
-        coll = r.choice(pool or foreign)
+        sensitive = [c for c in foreign if self.coll_level[c] > usual]
+        few = [c for c in foreign if c in _FEW_USERS]  # a handful of people use these
+        pools = (sensitive, few) if r.random() < 0.7 else (few, sensitive)
+        coll = r.choice(pools[0] or pools[1] or foreign)
         t = self.work_time(v)
         ip, ua = v.office, self.ua(v, t)
         n = r.randint(8, 30)
@@ -568,11 +735,21 @@ class _Gen:
         docs = [f"{coll}/doc-{k:05d}" for k in r.sample(range(self.coll_docs[coll]), n)]
         for res in docs:
             t += dur / n * r.uniform(0.3, 1.7)
-            self.emit(t, "data_access", "read", v.name, resource=res, source_ip=ip,
-                      clearance=self.coll_level[coll],
-                      details={"user_agent": ua, "request_id": self.rid(),
-                               "bytes": int(r.lognormvariate(11.5, 1.2))},
-                      scenario=s)  # fmt: skip
+            self.emit(
+                t,
+                "data_access",
+                "read",
+                v.name,
+                resource=res,
+                source_ip=ip,
+                clearance=self.coll_level[coll],
+                details={
+                    "user_agent": ua,
+                    "request_id": self.rid(),
+                    "bytes": int(r.lognormvariate(11.5, 1.2)),
+                },
+                scenario=s,
+            )
         s.note = coll
 
     def _first_seen_source(self, s: Scenario, v: ActorSpec) -> None:
@@ -586,21 +763,46 @@ class _Gen:
             ua = f"Mozilla/5.0 ({os_}) {name}/{base + 1}.0.1"
         if r.random() < 0.3:
             for _ in range(r.randint(1, 3)):
-                self.emit(t, "authentication", "login", v.name, outcome="failure", source_ip=ip,
-                          clearance=2, details={"user_agent": ua, "method": "password"},
-                          scenario=s)  # fmt: skip
+                self.emit(
+                    t,
+                    "authentication",
+                    "login",
+                    v.name,
+                    outcome="failure",
+                    source_ip=ip,
+                    clearance=2,
+                    details={"user_agent": ua, "method": "password"},
+                    scenario=s,
+                )
                 t += r.uniform(5, 30)
-        self.emit(t, "authentication", "login", v.name, source_ip=ip, clearance=2,
-                  details={"user_agent": ua, "method": "password", "request_id": self.rid()},
-                  scenario=s)  # fmt: skip
+        self.emit(
+            t,
+            "authentication",
+            "login",
+            v.name,
+            source_ip=ip,
+            clearance=2,
+            details={"user_agent": ua, "method": "password", "request_id": self.rid()},
+            scenario=s,
+        )
         for _ in range(r.randint(3, 15)):
             t += r.uniform(5, 120)
             coll = r.choice(v.collections)
-            self.emit(t, "data_access", "read", v.name, resource=self.doc(coll), source_ip=ip,
-                      clearance=self.coll_level[coll],
-                      details={"user_agent": ua, "request_id": self.rid(),
-                               "bytes": int(r.lognormvariate(11.5, 1.2))},
-                      scenario=s)  # fmt: skip
+            self.emit(
+                t,
+                "data_access",
+                "read",
+                v.name,
+                resource=self.doc(coll),
+                source_ip=ip,
+                clearance=self.coll_level[coll],
+                details={
+                    "user_agent": ua,
+                    "request_id": self.rid(),
+                    "bytes": int(r.lognormvariate(11.5, 1.2)),
+                },
+                scenario=s,
+            )
 
     def _volume_spike(self, s: Scenario, v: ActorSpec) -> None:
         r = self.r
@@ -611,30 +813,53 @@ class _Gen:
         for _ in range(n):
             t += dur / n * r.uniform(0.2, 1.8)
             coll = r.choice(v.collections)
-            self.emit(t, "data_access", r.choice(("read", "read", "export")), v.name,
-                      resource=self.doc(coll), source_ip=ip, clearance=self.coll_level[coll],
-                      details={"user_agent": ua, "request_id": self.rid(),
-                               "bytes": int(r.lognormvariate(11.5, 1.2))},
-                      scenario=s)  # fmt: skip
+            self.emit(
+                t,
+                "data_access",
+                r.choice(("read", "read", "export")),
+                v.name,
+                resource=self.doc(coll),
+                source_ip=ip,
+                clearance=self.coll_level[coll],
+                details={
+                    "user_agent": ua,
+                    "request_id": self.rid(),
+                    "bytes": int(r.lognormvariate(11.5, 1.2)),
+                },
+                scenario=s,
+            )
 
     def _privilege_escalation(self, s: Scenario, v: ActorSpec) -> None:
         r = self.r
         admins = [a for a in self.users() if a.admin]
-        if admins and r.random() < 0.3:
+        if admins and r.random() < 0.3:  # an administrator's account does something new
             v = r.choice(admins)
-            s.actor = v.name
             actions = [r.choice(("agent_clearance_change", "policy_change", "key_rotate"))]
-        else:
+        else:  # someone who never administered grants themself a role
+            v = r.choice([a for a in self.users() if not a.admin])
             actions = ["role_grant"] + (["user_create"] if r.random() < 0.4 else [])
+        s.actor = v.name
         t = self.work_time(v)
         ip, ua = v.office, self.ua(v, t)
         for action in actions:
             t += r.uniform(10, 300)
-            self.emit(t, "administrative", action, v.name, resource=f"users/{v.name}",
-                      source_ip=ip, clearance=3,
-                      details={"user_agent": ua, "request_id": self.rid(), "target": v.name,
-                               "role": "admin", "new_clearance": 5},
-                      scenario=s)  # fmt: skip
+            self.emit(
+                t,
+                "administrative",
+                action,
+                v.name,
+                resource=f"users/{v.name}",
+                source_ip=ip,
+                clearance=3,
+                details={
+                    "user_agent": ua,
+                    "request_id": self.rid(),
+                    "target": v.name,
+                    "role": "admin",
+                    "new_clearance": 5,
+                },
+                scenario=s,
+            )
 
     def _denied_reads(self, s: Scenario, v: ActorSpec) -> None:
         r = self.r
@@ -650,13 +875,24 @@ class _Gen:
         for _ in range(n):
             t += dur / n * r.uniform(0.3, 1.7)
             c = r.choice(higher)
-            self.emit(t, "data_access", "read", v.name, outcome="failure", resource=self.doc(c),
-                      source_ip=ip, clearance=self.coll_level[c],
-                      details={"user_agent": ua, "request_id": self.rid(),
-                               "reason": "insufficient clearance",
-                               "required_clearance": self.coll_level[c],
-                               "actor_clearance": v.clearance},
-                      scenario=s)  # fmt: skip
+            self.emit(
+                t,
+                "data_access",
+                "read",
+                v.name,
+                outcome="failure",
+                resource=self.doc(c),
+                source_ip=ip,
+                clearance=self.coll_level[c],
+                details={
+                    "user_agent": ua,
+                    "request_id": self.rid(),
+                    "reason": "insufficient clearance",
+                    "required_clearance": self.coll_level[c],
+                    "actor_clearance": v.clearance,
+                },
+                scenario=s,
+            )
 
     def _encoded_data(self, s: Scenario, v: ActorSpec) -> None:
         r = self.r
@@ -670,10 +906,17 @@ class _Gen:
             blob = r.getrandbits(8 * r.randint(75, 600)).to_bytes(600, "big").lstrip(b"\0")
             text = _b64(blob) if r.random() < 0.7 else blob.hex()
             coll = r.choice(v.collections)
-            self.emit(t, "data_access", "search" if carrier == "query" else "write", v.name,
-                      resource=self.doc(coll), source_ip=ip, clearance=self.coll_level[coll],
-                      details={"user_agent": ua, "request_id": self.rid(), carrier: text},
-                      scenario=s)  # fmt: skip
+            self.emit(
+                t,
+                "data_access",
+                "search" if carrier == "query" else "write",
+                v.name,
+                resource=self.doc(coll),
+                source_ip=ip,
+                clearance=self.coll_level[coll],
+                details={"user_agent": ua, "request_id": self.rid(), carrier: text},
+                scenario=s,
+            )
 
     def _beaconing(self, s: Scenario, v: ActorSpec) -> None:
         r = self.r
@@ -682,10 +925,17 @@ class _Gen:
         ip, ua = r.choice([v.office, *v.home]), self.ua(v, t)
         coll = r.choice(v.collections)
         for _ in range(r.randint(30, 150)):
-            self.emit(t, "data_access", "read", v.name, resource=f"{coll}/status",
-                      source_ip=ip, clearance=self.coll_level[coll],
-                      details={"user_agent": ua, "request_id": self.rid(), "bytes": 512},
-                      scenario=s)  # fmt: skip
+            self.emit(
+                t,
+                "data_access",
+                "read",
+                v.name,
+                resource=f"{coll}/status",
+                source_ip=ip,
+                clearance=self.coll_level[coll],
+                details={"user_agent": ua, "request_id": self.rid(), "bytes": 512},
+                scenario=s,
+            )
             t += period * (1 + r.gauss(0, 0.002))
 
     def _audit_tampering(self, s: Scenario, v: ActorSpec) -> None:
@@ -694,12 +944,22 @@ class _Gen:
         v = r.choice(admins)
         s.actor = v.name
         t = self.work_time(v)
-        self.emit(t, "administrative", "config_change", v.name, resource="config",
-                  source_ip=v.office, clearance=3,
-                  details={"user_agent": self.ua(v, t), "request_id": self.rid(),
-                           "setting": r.choice(("audit.enabled", "audit.forwarding", "audit.retention_days")),
-                           "value": r.choice(("false", "0", "disabled"))},
-                  scenario=s)  # fmt: skip
+        self.emit(
+            t,
+            "administrative",
+            "config_change",
+            v.name,
+            resource="config",
+            source_ip=v.office,
+            clearance=3,
+            details={
+                "user_agent": self.ua(v, t),
+                "request_id": self.rid(),
+                "setting": r.choice(("audit.enabled", "audit.forwarding", "audit.retention_days")),
+                "value": r.choice(("false", "0", "disabled")),
+            },
+            scenario=s,
+        )
 
 
 def _b64(data: bytes) -> str:

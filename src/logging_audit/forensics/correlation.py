@@ -18,9 +18,9 @@ classifications) and looks for intent:
     cover a large share of that family's resources known in the store. Score:
     the share covered (reported from 0.5).
 ``paging_scrape``
-    One requestor paging through results (continued searches) or iterating
-    exports many times. Score: logistic in the number of pages, 0.5 at
-    ``page_limit``.
+    One requestor paging through results (continued searches) or exporting
+    many times (reported from half of ``page_limit``). Score: logistic in the
+    number of pages, 0.5 at ``page_limit``.
 ``clearance_probe``
     Criteria that can only match events classified above the requestor's own
     clearance (``clearance gte 4`` read at LEVEL_2), or that name such a level
@@ -401,7 +401,7 @@ class QueryCorrelator:
                 )
             if name == "resource":
                 out.extend(self._exhaustive(requestor, targets, known.get(name, {})))
-        pages = [q for q in qs if q.continued or q.action in ("export", "query")]
+        pages = [q for q in qs if q.continued or q.action == "export"]
         if len(pages) >= self.page_limit // 2:
             score = logistic(len(pages), self.page_limit, self.page_limit / 4)
             rows = sum(q.result_count or 0 for q in pages)

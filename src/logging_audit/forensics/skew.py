@@ -16,24 +16,26 @@ Offsets come from, in this order of precedence:
    or extra fields (log records); it names a cause with ``caused_by``,
    ``parent_span_id`` or ``in_reply_to`` (OpenTelemetry-style span ids work as
    they are). A link from node X (cause, raw time tx) to node Y (effect, ty)
-   bounds the difference of offsets: ``off(Y) - off(X) <= ty - tx``. Links in
-   the other direction give a lower bound. With both bounds the estimate is
-   their midpoint (NTP's estimate: it assumes latency is the same both ways);
-   with one bound only, the smallest correction that restores causality (the
-   effect lands 1 µs after its cause; zero if causality already holds). Bounds
-   that contradict each other (lower > upper: drifting clocks, or wrong links)
-   are reported, and the midpoint is still used.
+   is the constraint ``off(Y) - off(X) <= ty - tx`` (the effect happened
+   after its cause). All links together bound each node's offset relative to
+   the anchored nodes, directly or through other nodes (shortest paths in the
+   constraint graph, Bellman-Ford). Nodes are then fixed one at a time — the
+   one with most links first — each at the midpoint of its bounds (NTP's
+   estimate when links run both ways: it assumes latency is the same both
+   ways), or, with a bound on one side only, at the smallest correction that
+   restores causality (the effect lands 1 µs after its cause; zero if
+   causality already holds). Bounds that contradict each other (lower >
+   upper: drifting clocks, or wrong links) are reported, and the midpoint is
+   still used.
 3. **Nothing**: a node with no link to an anchored node keeps offset 0, and
    the report says it was not estimated.
 
-Pairwise estimates are chained from the anchors (the reference node at 0 and
-every node the analyst gave) along the pairs with the most links first. The
-reference node defaults to the node with the most entries.
+The anchors are the reference node (offset 0; by default the node with the
+most entries) and every node the analyst gave.
 """
 
 from __future__ import annotations
 
-import heapq
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -175,44 +177,33 @@ def find_links(items: Iterable[CausalItem]) -> list[CausalLink]:
     return links
 
 
-@dataclass
-class _Pair:
-    upper: int | None = None  # bound on off(b) - off(a)
-    lower: int | None = None
-    count: int = 0
+_INF = float("inf")
 
 
-def _pairs(links: Sequence[CausalLink]) -> dict[tuple[str, str], _Pair]:
-    pairs: dict[tuple[str, str], _Pair] = defaultdict(_Pair)
-    for link in links:
-        a, b = sorted((link.cause_node, link.effect_node))
-        pair = pairs[(a, b)]
-        pair.count += 1
-        if link.cause_node == a:  # a -> b: off(b) - off(a) <= t_b - t_a
-            bound = link.effect_us - link.cause_us
-            pair.upper = bound if pair.upper is None else min(pair.upper, bound)
-        else:  # b -> a: off(a) - off(b) <= t_a - t_b, so off(b) - off(a) >= t_b - t_a
-            bound = link.cause_us - link.effect_us
-            pair.lower = bound if pair.lower is None else max(pair.lower, bound)
-    return pairs
+def _bounds(
+    nodes: Sequence[str], fixed: Mapping[str, int], edges: Sequence[tuple[str, str, int]]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Tightest bounds on every free node's offset implied by the fixed ones.
 
-
-def _delta(pair: _Pair) -> tuple[int, str]:
-    """Estimate of off(b) - off(a) for a pair (a, b), and a note."""
-    lo, hi = pair.lower, pair.upper
-    if lo is not None and hi is not None:
-        note = f"links both ways bound the difference to [{lo / _US:.6f}, {hi / _US:.6f}] s"
-        if lo > hi:
-            note += " — the bounds contradict each other (drifting clock or wrong links)"
-        return (lo + hi) // 2, note
-    if hi is not None:
-        if hi >= 0:
-            return 0, "links one way only, already in causal order: no correction"
-        return hi - 1, "links one way only: the smallest correction that restores causality"
-    assert lo is not None
-    if lo <= 0:
-        return 0, "links one way only, already in causal order: no correction"
-    return lo + 1, "links one way only: the smallest correction that restores causality"
+    Each edge ``(cause, effect, w)`` is the constraint ``off(effect) - off(cause) <= w``.
+    Upper bounds propagate forward (``hi[e] <= hi[c] + w``), lower bounds backward
+    (``lo[c] >= lo[e] - w``): Bellman-Ford, at most one pass per node (a cycle of
+    contradicting links stops there instead of running away).
+    """
+    hi = {n: float(fixed[n]) if n in fixed else _INF for n in nodes}
+    lo = {n: float(fixed[n]) if n in fixed else -_INF for n in nodes}
+    for _ in range(len(nodes)):
+        changed = False
+        for cause, effect, w in edges:
+            if effect not in fixed and hi[cause] + w < hi[effect]:
+                hi[effect] = hi[cause] + w
+                changed = True
+            if cause not in fixed and lo[effect] - w > lo[cause]:
+                lo[cause] = lo[effect] - w
+                changed = True
+        if not changed:
+            break
+    return lo, hi
 
 
 def estimate_clocks(
@@ -228,12 +219,17 @@ def estimate_clocks(
     for node, value in given.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"clock offset of node {node!r} must be seconds, got {value!r}")
-    nodes = set(node_counts) | set(given)
+    nodes = (
+        set(node_counts)
+        | set(given)
+        | {x for link in links for x in (link.cause_node, link.effect_node)}
+    )
     if reference is None and nodes:
         reference = max(sorted(nodes), key=lambda n: node_counts.get(n, 0))
     report = ClockReport(reference, links=list(links))
     offsets: dict[str, int] = {}
     if reference is not None:
+        nodes.add(reference)
         offsets[reference] = round(given.get(reference, 0.0) * _US)
         report.clocks[reference] = NodeClock(
             reference,
@@ -245,7 +241,7 @@ def estimate_clocks(
         offsets[node] = round(seconds * _US)
         report.clocks[node] = NodeClock(node, offsets[node], "given", note="given by the analyst")
     if estimate:
-        _propagate(offsets, report, _pairs(links))
+        _solve(sorted(nodes), offsets, report, links)
     for node in sorted(nodes - set(offsets)):
         report.clocks[node] = NodeClock(
             node,
@@ -263,33 +259,52 @@ def estimate_clocks(
     return report
 
 
-def _propagate(
-    offsets: dict[str, int], report: ClockReport, pairs: dict[tuple[str, str], _Pair]
+def _solve(
+    nodes: list[str], offsets: dict[str, int], report: ClockReport, links: Sequence[CausalLink]
 ) -> None:
-    """Chain pairwise estimates out from the anchored nodes, strongest pairs first."""
-    neighbours: dict[str, list[tuple[str, str, _Pair]]] = defaultdict(list)
-    for (a, b), pair in pairs.items():
-        neighbours[a].append((b, "fwd", pair))
-        neighbours[b].append((a, "rev", pair))
-    heap: list[tuple[int, str, str, str]] = []
-    for node in sorted(offsets):
-        for other, direction, pair in neighbours[node]:
-            heapq.heappush(heap, (-pair.count, node, other, direction))
-    while heap:
-        _neg, known, other, direction = heapq.heappop(heap)
-        if other in offsets:
-            continue
-        a, b = (known, other) if direction == "fwd" else (other, known)
-        pair = pairs[(a, b)]
-        delta, note = _delta(pair)  # off(b) - off(a)
-        offsets[other] = offsets[known] + (delta if direction == "fwd" else -delta)
-        report.clocks[other] = NodeClock(
-            other,
-            offsets[other],
+    """Fix free nodes one at a time, best-constrained first, from the bounds the links give."""
+    tightest: dict[tuple[str, str], int] = {}
+    degree: dict[str, int] = defaultdict(int)
+    for link in links:
+        key = (link.cause_node, link.effect_node)
+        w = link.effect_us - link.cause_us
+        tightest[key] = min(w, tightest.get(key, w))
+        degree[link.cause_node] += 1
+        degree[link.effect_node] += 1
+    edges = [(c, e, w) for (c, e), w in sorted(tightest.items())]
+    while True:
+        lo, hi = _bounds(nodes, offsets, edges)
+        free = [n for n in nodes if n not in offsets and (lo[n] > -_INF or hi[n] < _INF)]
+        if not free:
+            return
+        both = [n for n in free if lo[n] > -_INF and hi[n] < _INF]
+        pool = both or free
+        node = min(pool, key=lambda n: (-degree[n], hi[n] - lo[n], n))
+        low, high = lo[node], hi[node]
+        if low > -_INF and high < _INF:
+            value = round((low + high) / 2)
+            note = f"bounded to [{low / _US:.6f}, {high / _US:.6f}] s: the midpoint"
+            if low > high:
+                note += " — the bounds contradict each other (drifting clock or wrong links)"
+        elif high < _INF:
+            value = 0 if high >= 0 else round(high) - 1
+            note = f"bounded above by {high / _US:.6f} s only: " + (
+                "already in causal order, no correction"
+                if high >= 0
+                else "the smallest correction that restores causality"
+            )
+        else:
+            value = 0 if low <= 0 else round(low) + 1
+            note = f"bounded below by {low / _US:.6f} s only: " + (
+                "already in causal order, no correction"
+                if low <= 0
+                else "the smallest correction that restores causality"
+            )
+        offsets[node] = value
+        report.clocks[node] = NodeClock(
+            node,
+            value,
             "estimated",
-            pair.count,
-            f"from {pair.count} causal link(s) with {known}: {note}",
+            degree[node],
+            f"from {degree[node]} causal link(s), directly or through other nodes: {note}",
         )
-        for nxt, nxt_dir, nxt_pair in neighbours[other]:
-            if nxt not in offsets:
-                heapq.heappush(heap, (-nxt_pair.count, other, nxt, nxt_dir))

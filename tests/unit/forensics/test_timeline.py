@@ -169,3 +169,48 @@ def test_node_filter(service: AuditService, clock: FakeClock, tmp_path: Path) ->
     only_b = TimelineAnalyzer(service, log_streams=[scenario.log]).reconstruct(nodes=["node-b"])
     assert {e.node for e in only_b.events} == {"node-b"}
     assert len(only_b.events) == 4
+
+
+def test_three_streams_two_log_nodes_with_opposite_skews(
+    service: AuditService, clock: FakeClock, tmp_path: Path
+) -> None:
+    """node-b runs 120 s fast, node-c 30 s slow; both answer node-a's requests."""
+    b_records, c_records = [], []
+    for i in range(3):
+        clock.now = T0 + timedelta(minutes=i)
+        service.record_event("A-12345", "ask", {"span_id": f"q{i}"}, 2)
+        b_records.append(
+            (
+                clock.now + timedelta(seconds=0.2 + 120),
+                f"b{i}",
+                {"parent_span_id": f"q{i}", "span_id": f"rb{i}"},
+            )
+        )
+        c_records.append(
+            (
+                clock.now + timedelta(seconds=0.4 - 30),
+                f"c{i}",
+                {"parent_span_id": f"rb{i}", "span_id": f"rc{i}"},
+            )
+        )
+        clock.now = T0 + timedelta(minutes=i, seconds=0.6)
+        service.record_event("A-12345", "done", {"caused_by": f"rc{i}"}, 2)
+        b_records.append(
+            (clock.now + timedelta(seconds=0.2 + 120), f"b-ack{i}", {"parent_span_id": f"rc{i}"})
+        )
+    b = write_log(tmp_path / "logs-b", "node-b", sorted(b_records, key=lambda r: r[0]))
+    c = write_log(tmp_path / "logs-c", "node-c", c_records)
+    timeline = TimelineAnalyzer(service, log_streams=[b, c]).reconstruct(log_scope="all")
+    offsets = {n: c.offset_seconds for n, c in timeline.clocks.clocks.items()}
+    assert offsets["node-a"] == 0
+    assert offsets["node-b"] == pytest.approx(120.0, abs=0.25)
+    assert offsets["node-c"] == pytest.approx(-30.0, abs=0.25)
+    assert timeline.clocks.violations_before > 0
+    assert timeline.clocks.violations_after == 0
+    # causal order holds everywhere after correction
+    position = {e.event_id: e.position for e in timeline.events}
+    for link in timeline.clocks.links:
+        assert position[link.cause] < position[link.effect]
+    for node in ("node-b", "node-c"):
+        seqs = [e.seq for e in timeline.events if e.node == node]
+        assert seqs == sorted(seqs)

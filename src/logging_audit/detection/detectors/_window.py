@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, Generic, TypeVar
 
 from logging_audit.detection.model import MAX_EVIDENCE, Obs
 
-__all__ = ["Hit", "KeyedWindows", "SumWindow", "Window"]
+__all__ = ["Hit", "KeyedWindows", "SumWindow", "Window", "never_muted"]
 
 T = TypeVar("T")
 
@@ -51,7 +52,7 @@ class Window:
 
     def evidence(self) -> tuple[tuple[str, ...], tuple[int, ...]]:
         """Event ids and seqs of the newest :data:`MAX_EVIDENCE` hits."""
-        tail = list(self.hits)[-MAX_EVIDENCE:]
+        tail = list(islice(reversed(self.hits), MAX_EVIDENCE))[::-1]
         return tuple(h.event_id for h in tail), tuple(h.seq for h in tail)
 
     @property
@@ -84,6 +85,11 @@ class SumWindow(Window):
             self.total -= hits.popleft().value
         if not hits:
             self.total = 0.0
+
+
+def never_muted(detector: str, key: str, ts: float) -> bool:
+    """The default mute check: nothing is muted (the engine installs its cooldown check)."""
+    return False
 
 
 class KeyedWindows(Generic[T]):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from logging_audit.detection.baseline import Baseline
-from logging_audit.detection.detectors._window import KeyedWindows, Window
+from logging_audit.detection.detectors._window import KeyedWindows, Window, never_muted
 from logging_audit.detection.features import client_family, network_of
 from logging_audit.detection.model import Finding, Obs, Thresholds, score_from_ratio
 
@@ -20,8 +20,18 @@ def _source_key(obs: Obs) -> str:
     return f"source_ip={obs.source_ip}" if obs.source_ip else f"actor={obs.actor}"
 
 
+NOT_CREDENTIAL_ATTEMPTS = frozenset(
+    {"connect", "disconnect", "logout", "session_open", "session_close"}
+)
+"""Authentication actions whose failures are not password guesses (scans, hang-ups)."""
+
+
 def _is_auth_failure(obs: Obs) -> bool:
-    return obs.event_type == "authentication" and obs.outcome == "failure"
+    return (
+        obs.event_type == "authentication"
+        and obs.outcome == "failure"
+        and obs.action not in NOT_CREDENTIAL_ATTEMPTS
+    )
 
 
 def _accounts(window: Window) -> dict[str, int]:
@@ -40,7 +50,8 @@ def _names(counts: dict[str, int], limit: int = 5) -> str:
 class BruteForceDetector:
     """Many failed authentications from one source against few accounts.
 
-    Counts ``authentication`` events with outcome ``failure`` per source address
+    Counts ``authentication`` events with outcome ``failure`` (not of the actions
+    in :data:`NOT_CREDENTIAL_ATTEMPTS`: connects, hang-ups) per source address
     (per actor when the event has none) in a sliding window
     (``brute_force_window``, 10 min). Ratio = failures / ``brute_force_failures``
     (10 at medium). When the failures spread over ``spray_accounts`` or more
@@ -50,6 +61,8 @@ class BruteForceDetector:
     name = "brute_force"
     category = "credential_access"
     needs_baseline = False
+    min_ratio = EMIT_RATIO
+    muted = staticmethod(never_muted)
 
     def __init__(self, thresholds: Thresholds, baseline: Baseline | None = None) -> None:
         """Use ``thresholds``; no baseline needed."""
@@ -64,9 +77,11 @@ class BruteForceDetector:
         key = _source_key(obs)
         window = self._windows.get(key, obs.ts)
         window.add(obs, obs.actor)
+        if self.muted(self.name, key, obs.ts):
+            return None
         n = len(window)
         ratio = n / self.t.brute_force_failures
-        if ratio < EMIT_RATIO:
+        if ratio < self.min_ratio:
             return None
         accounts = _accounts(window)
         if len(accounts) >= self.t.spray_accounts:
@@ -110,6 +125,8 @@ class PasswordSprayDetector:
     name = "password_spraying"
     category = "credential_access"
     needs_baseline = False
+    min_ratio = EMIT_RATIO
+    muted = staticmethod(never_muted)
 
     def __init__(self, thresholds: Thresholds, baseline: Baseline | None = None) -> None:
         """Use ``thresholds``; no baseline needed."""
@@ -124,9 +141,11 @@ class PasswordSprayDetector:
         key = f"source_ip={obs.source_ip}"
         window = self._windows.get(key, obs.ts)
         window.add(obs, obs.actor)
+        if self.muted(self.name, key, obs.ts):
+            return None
         accounts = _accounts(window)
         ratio = len(accounts) / self.t.spray_accounts
-        if ratio < EMIT_RATIO:
+        if ratio < self.min_ratio:
             return None
         ids, seqs = window.evidence()
         minutes = self.t.spray_window / 60
@@ -177,6 +196,8 @@ class FirstSeenSourceDetector:
     name = "first_seen_source"
     category = "initial_access"
     needs_baseline = True
+    min_ratio = EMIT_RATIO
+    muted = staticmethod(never_muted)
 
     def __init__(self, thresholds: Thresholds, baseline: Baseline | None = None) -> None:
         """Use ``thresholds`` and the actors' known networks and clients from ``baseline``."""
@@ -219,7 +240,7 @@ class FirstSeenSourceDetector:
             points += 0.5
             reasons.append("authentication had failed from there within the hour before")
         ratio = points / self.t.first_seen_points
-        if ratio < EMIT_RATIO:
+        if ratio < self.min_ratio:
             return None
         return Finding(
             detector=self.name,

@@ -4,9 +4,14 @@ privileged actions."""
 from __future__ import annotations
 
 from logging_audit.detection.baseline import ActorProfile, Baseline
-from logging_audit.detection.detectors._window import KeyedWindows, SumWindow, Window
+from logging_audit.detection.detectors._window import (
+    KeyedWindows,
+    SumWindow,
+    Window,
+    never_muted,
+)
 from logging_audit.detection.detectors.auth import EMIT_RATIO
-from logging_audit.detection.features import collection_of, is_privileged, is_read
+from logging_audit.detection.features import READ_ACTIONS, collection_of, is_privileged
 from logging_audit.detection.model import Finding, Obs, Thresholds, score_from_ratio
 
 __all__ = [
@@ -43,6 +48,8 @@ class OffHoursDetector:
     name = "off_hours"
     category = "behaviour"
     needs_baseline = True
+    min_ratio = EMIT_RATIO
+    muted = staticmethod(never_muted)
 
     def __init__(self, thresholds: Thresholds, baseline: Baseline | None = None) -> None:
         """Use ``thresholds`` and the actors' hour models from ``baseline``."""
@@ -61,11 +68,13 @@ class OffHoursDetector:
             return None
         window = self._windows.get(obs.actor, obs.ts)
         window.add(obs, away)
+        if self.muted(self.name, f"actor={obs.actor}", obs.ts):
+            return None
         if len(window) < self.t.offhours_min_events:
             return None
         nearest = min(h.value for h in window)
         ratio = nearest / self.t.offhours_hours_away
-        if ratio < EMIT_RATIO:
+        if ratio < self.min_ratio:
             return None
         ids, seqs = window.evidence()
         hour = int(obs.ts // 3600 % 24)
@@ -110,6 +119,8 @@ class RareResourceDetector:
     name = "rare_resource"
     category = "collection"
     needs_baseline = True
+    min_ratio = EMIT_RATIO
+    muted = staticmethod(never_muted)
 
     def __init__(self, thresholds: Thresholds, baseline: Baseline | None = None) -> None:
         """Use ``thresholds`` and collection usage from ``baseline``."""
@@ -139,9 +150,11 @@ class RareResourceDetector:
             return None
         window = self._windows.get(obs.actor, obs.ts)
         window.add(obs, (obs.resource, coll, users, obs.clearance))
+        if self.muted(self.name, f"actor={obs.actor}", obs.ts):
+            return None
         resources = {h.value[0] for h in window}
         ratio = len(resources) / self.t.rare_resources
-        if ratio < EMIT_RATIO:
+        if ratio < self.min_ratio:
             return None
         colls: dict[str, tuple[int, int]] = {}
         for h in window:
@@ -192,6 +205,8 @@ class VolumeSpikeDetector:
     name = "volume_spike"
     category = "exfiltration"
     needs_baseline = True
+    min_ratio = EMIT_RATIO
+    muted = staticmethod(never_muted)
 
     def __init__(self, thresholds: Thresholds, baseline: Baseline | None = None) -> None:
         """Use ``thresholds`` and the actors' hourly volumes from ``baseline``."""
@@ -202,21 +217,23 @@ class VolumeSpikeDetector:
 
     def observe(self, obs: Obs) -> Finding | None:
         """Score one event."""
-        if obs.outcome == "failure" or not is_read(obs.action):
+        if obs.outcome == "failure" or obs.action not in READ_ACTIONS or self.baseline is None:
             return None
-        p = _profile(self.baseline, obs, self.t)
-        if p is None:
+        p = self.baseline.actors.get(obs.actor)
+        if p is None or p.events < self.t.min_history_events:
             return None
         size = obs.details.get("bytes")
-        nbytes = float(size) if isinstance(size, int | float) and not isinstance(size, bool) else 0
+        nbytes = float(size) if type(size) is int or type(size) is float else 0.0
         window = self._windows.get(obs.actor, obs.ts)
         window.add(obs, nbytes)
+        if self.muted(self.name, f"actor={obs.actor}", obs.ts):
+            return None
         count = len(window)
         limit = max(float(self.t.volume_min), self.t.volume_factor * p.max_hourly_reads)
         byte_limit = max(50e6, self.t.volume_factor * p.max_hourly_bytes)
         total = window.total
         ratio = max(count / limit, total / byte_limit)
-        if ratio < EMIT_RATIO:
+        if ratio < self.min_ratio:
             return None
         ids, seqs = window.evidence()
         return Finding(
@@ -266,6 +283,8 @@ class PrivilegeEscalationDetector:
     name = "privilege_escalation"
     category = "privilege_escalation"
     needs_baseline = True
+    min_ratio = EMIT_RATIO
+    muted = staticmethod(never_muted)
 
     def __init__(self, thresholds: Thresholds, baseline: Baseline | None = None) -> None:
         """Use ``thresholds`` and the actors' privileged actions from ``baseline``."""
@@ -305,7 +324,7 @@ class PrivilegeEscalationDetector:
             points += 0.3
             reasons.append("it grants a high role or clearance")
         ratio = points * self.t.privilege_factor
-        if ratio < EMIT_RATIO:
+        if ratio < self.min_ratio:
             return None
         return Finding(
             detector=self.name,

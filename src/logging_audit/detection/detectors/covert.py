@@ -6,9 +6,10 @@ from __future__ import annotations
 import statistics
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from logging_audit.detection.baseline import BURST_GAP, Baseline
-from logging_audit.detection.detectors._window import KeyedWindows, Window
+from logging_audit.detection.detectors._window import KeyedWindows, Window, never_muted
 from logging_audit.detection.detectors.auth import EMIT_RATIO
 from logging_audit.detection.features import encoded_values, is_denied_read, looks_encoded
 from logging_audit.detection.model import Finding, Obs, Thresholds, score_from_ratio
@@ -30,6 +31,8 @@ class DeniedReadsDetector:
     name = "denied_reads"
     category = "discovery"
     needs_baseline = False
+    min_ratio = EMIT_RATIO
+    muted = staticmethod(never_muted)
 
     def __init__(self, thresholds: Thresholds, baseline: Baseline | None = None) -> None:
         """Use ``thresholds``; no baseline needed."""
@@ -43,9 +46,11 @@ class DeniedReadsDetector:
             return None
         window = self._windows.get(obs.actor, obs.ts)
         window.add(obs, (obs.resource or obs.event_id, obs.details.get("required_clearance")))
+        if self.muted(self.name, f"actor={obs.actor}", obs.ts):
+            return None
         resources = {h.value[0] for h in window}
         ratio = len(resources) / self.t.denied_reads
-        if ratio < EMIT_RATIO:
+        if ratio < self.min_ratio:
             return None
         levels = sorted({h.value[1] for h in window if isinstance(h.value[1], int)})
         ids, seqs = window.evidence()
@@ -89,6 +94,8 @@ class EncodedDataDetector:
     name = "encoded_data"
     category = "covert_channel"
     needs_baseline = False
+    min_ratio = EMIT_RATIO
+    muted = staticmethod(never_muted)
 
     def __init__(self, thresholds: Thresholds, baseline: Baseline | None = None) -> None:
         """Use ``thresholds`` and, if given, the fields' encoded-value history."""
@@ -96,15 +103,41 @@ class EncodedDataDetector:
         self.baseline = baseline
         self.cooldown = 6 * _HOUR
         self._windows = KeyedWindows(lambda: Window(_HOUR), 2 * _HOUR)
+        self._carrier_cache: dict[str, int] | None = None
+        self._carrier_of: Baseline | None = None
+
+    def _carriers(self) -> dict[str, int]:
+        """Field path → longest value still ordinary there (twice the longest seen)."""
+        b = self.baseline
+        if b is None:
+            return {}
+        if self._carrier_cache is None or self._carrier_of is not b:
+            self._carrier_of = b
+            self._carrier_cache = {
+                p: 2 * b.field_max_encoded(p) for p in b.fields if b.field_is_carrier(p)
+            }
+        return self._carrier_cache
 
     def _suspicious(self, obs: Obs) -> list[tuple[str, int]]:
         found: list[tuple[str, int]] = []
-        for path, value in encoded_values(obs.details, self.t.encoded_min_len):
-            b = self.baseline
-            usual = b is not None and b.field_is_carrier(path)
-            if usual and b is not None and len(value) <= 2 * b.field_max_encoded(path):
+        min_len = self.t.encoded_min_len
+        carriers = self._carriers()
+        nested: dict[str, Any] = {}
+        for key, value in obs.details.items():
+            if type(value) is not str:
+                if isinstance(value, dict | list):
+                    nested[key] = value
+                continue
+            if len(value) < min_len:
+                continue
+            path = "details." + key
+            if len(value) <= carriers.get(path, -1) or not looks_encoded(value, min_len):
                 continue
             found.append((path, len(value)))
+        if nested:
+            for path, value in encoded_values(nested, min_len):
+                if len(value) > carriers.get(path, -1):
+                    found.append((path, len(value)))
         res = obs.resource
         if res and len(res) >= self.t.encoded_min_len:
             for part in res.replace(":", "/").replace(".", "/").split("/"):
@@ -121,9 +154,11 @@ class EncodedDataDetector:
             return None
         window = self._windows.get(obs.actor, obs.ts)
         window.add(obs, found)
+        if self.muted(self.name, f"actor={obs.actor}", obs.ts):
+            return None
         chars = sum(n for h in window for _, n in h.value)
         ratio = chars / self.t.encoded_chars
-        if ratio < EMIT_RATIO:
+        if ratio < self.min_ratio:
             return None
         paths = sorted({p for h in window for p, _ in h.value})
         ids, seqs = window.evidence()
@@ -169,6 +204,8 @@ class BeaconingDetector:
     name = "beaconing"
     category = "covert_channel"
     needs_baseline = False
+    min_ratio = EMIT_RATIO
+    muted = staticmethod(never_muted)
 
     def __init__(self, thresholds: Thresholds, baseline: Baseline | None = None) -> None:
         """Use ``thresholds`` and the actors' known periods from ``baseline``."""
@@ -193,19 +230,24 @@ class BeaconingDetector:
         state.intervals.append(obs.ts - last)
         if len(state.intervals) > n:
             state.intervals.popleft()
-        if len(state.intervals) < n:
+        if len(state.intervals) < n or self.muted(self.name, f"actor={obs.actor}", obs.ts):
             return None
         intervals = state.intervals
+        a, b, c = intervals[-1], intervals[-2], intervals[-3]
+        if max(a, b, c) > 1.5 * min(a, b, c):
+            return None  # the latest intervals alone are too irregular
+        p = self.baseline.profile(obs.actor) if self.baseline is not None else None
+        if p is None and obs.actor_type == "agent":
+            return None
+        if p is not None and p.knows_period(a, 0.15):
+            return None
         med = statistics.median(intervals)
         if not 10.0 <= med <= _HOUR:
             return None
         mad = statistics.median(abs(x - med) for x in intervals)
         cv = 1.4826 * mad / med
         ratio = min(4.0, self.t.beacon_cv / max(cv, 1e-9))
-        if ratio < EMIT_RATIO:
-            return None
-        p = self.baseline.profile(obs.actor) if self.baseline is not None else None
-        if p is None and obs.actor_type == "agent":
+        if ratio < self.min_ratio:
             return None
         if p is not None and p.knows_period(med):
             return None

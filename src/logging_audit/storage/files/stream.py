@@ -60,7 +60,7 @@ from logging_audit.storage.files.segment_file import SegmentFile, fsync_dir
 
 __all__ = ["FileStream", "json_default", "json_safe"]
 
-_MAX_SYNCS = 2  # fsyncs allowed to overlap; more would only queue in the device
+_MAX_SYNCS = 1  # one fsync at a time; threads arriving meanwhile share the next one
 _BATCH_MAX = 4096  # records queued before the appending thread flushes itself
 _MAX_PENDING = 1_000_000  # past this, appends fail instead of growing memory without bound
 _MAX_KEY_LAG = 64  # epochs a key file may lag behind its log and still be evolved on open
@@ -178,7 +178,8 @@ class FileStream:
         self._submitted = 0
         self._durable = 0
         self._sync_target = 0  # records covered by an fsync in flight
-        self._syncing = 0  # fsyncs in flight outside the flush lock
+        self._syncing = 0  # fsyncs in flight outside the flush lock (keep the segment open)
+        self._claims = 0  # threads that took the group-commit slot and are about to flush
         self._written = 0
         self._error: Error | None = None
         self._closed = False
@@ -646,55 +647,72 @@ class FileStream:
                     return
                 if self._error is not None:
                     raise self._error
-                if self._sync_target >= mine or self._syncing >= _MAX_SYNCS:
+                if self._sync_target >= mine or self._claims + self._syncing >= _MAX_SYNCS:
                     self._cv.wait(0.5)
                     continue
-            self.flush(sync=True)
+                self._claims += 1  # claim the fsync slot before anyone else sees it free
+            self.flush(sync=True, _claimed=True)
 
-    def flush(self, *, sync: bool = True) -> None:
+    def flush(self, *, sync: bool = True, _claimed: bool = False) -> None:
         """Write queued records now (and fsync with ``sync``).
 
         If writing fails the records stay queued (nothing is lost or torn) and
         the error is raised here and by the next append until a write succeeds.
         """
         if self._closed:
+            if _claimed:
+                self._release_claim()
             return  # close() wrote everything; nothing can be queued after it
-        shared = self.options.multiprocess
+        self._flush_locked(sync, self.options.multiprocess, _claimed)
+
+    def _release_claim(self) -> None:
+        with self._cv:
+            self._claims -= 1
+            self._cv.notify_all()
+
+    def _flush_locked(self, sync: bool, shared: bool, claimed: bool) -> None:
         seg: SegmentFile | None = None
-        with self._flush_lock:
-            with self._lock:
-                batch, self._pending = self._pending, []
-                upto = self._submitted
-            if batch:
-                written = False
-                try:
-                    with self._file_lock():
-                        if shared:
-                            self._catch_up()
-                        self._write_batch(batch)
-                        written = True
-                        if sync and shared:
-                            self._seg.sync()
-                        self._publish_pointer()
-                except Error as exc:
-                    if not written:
-                        with self._lock:
-                            self._pending[:0] = batch
-                    self._error = exc
-                    with self._cv:
-                        self._cv.notify_all()
-                    raise
-            elif sync and shared:
-                self._seg.sync()
-            with self._cv:
-                self._written = max(self._written, upto)
-                if sync and shared:
-                    self._durable = max(self._durable, upto)
-                elif sync:
-                    seg = self._seg
-                    self._syncing += 1  # the segment stays open until this fsync is done
-                    self._sync_target = max(self._sync_target, upto)
-                self._cv.notify_all()
+        try:
+            with self._flush_lock:
+                with self._lock:
+                    batch, self._pending = self._pending, []
+                    upto = self._submitted
+                if batch:
+                    written = False
+                    try:
+                        with self._file_lock():
+                            if shared:
+                                self._catch_up()
+                            self._write_batch(batch)
+                            written = True
+                            if sync and shared:
+                                self._seg.sync()
+                            self._publish_pointer()
+                    except Error as exc:
+                        if not written:
+                            with self._lock:
+                                self._pending[:0] = batch
+                        self._error = exc
+                        with self._cv:
+                            self._cv.notify_all()
+                        raise
+                elif sync and shared:
+                    self._seg.sync()
+                with self._cv:
+                    self._written = max(self._written, upto)
+                    if sync and shared:
+                        self._durable = max(self._durable, upto)
+                    elif sync:
+                        seg = self._seg
+                        self._syncing += 1  # the segment stays open until this fsync is done
+                        if claimed:
+                            self._claims -= 1
+                            claimed = False
+                        self._sync_target = max(self._sync_target, upto)
+                    self._cv.notify_all()
+        finally:
+            if claimed:
+                self._release_claim()
         if seg is not None:
             self._sync_outside_lock(seg, upto)
         if self._seg.size >= self.options.max_segment_bytes:
