@@ -239,27 +239,59 @@ class SecureLogger:
                 fields["exc_info"] = exc
         if stack_info:
             fields["stack_info"] = "".join(traceback.format_stack()[:-1]).rstrip("\n")
-        self.stream.append(fields, owned=True)
+        self.stream.append_owned(fields)
 
-    def debug(self, msg: object, *args: object, **kw: Any) -> None:
+    def _quick(self, name: str, msg: object, extra: Mapping[str, Any] | None) -> None:
+        """The common call — a str message, maybe ``extra``, nothing else — without detours."""
+        fields: dict[str, Any] = {
+            "level": name,
+            "logger": self.name,
+            "msg": msg if type(msg) is str else _message(msg, ()),
+            "node": self.node_id,
+        }
+        if extra:
+            fields["extra"] = dict(extra)
+        self.stream.append_owned(fields)
+
+    def debug(
+        self, msg: object, *args: object, extra: Mapping[str, Any] | None = None, **kw: Any
+    ) -> None:
         """Log at DEBUG."""
         if self.level <= logging.DEBUG:
-            self.log(logging.DEBUG, msg, *args, **kw)
+            if args or kw:
+                self.log(logging.DEBUG, msg, *args, extra=extra, **kw)
+            else:
+                self._quick("DEBUG", msg, extra)
 
-    def info(self, msg: object, *args: object, **kw: Any) -> None:
+    def info(
+        self, msg: object, *args: object, extra: Mapping[str, Any] | None = None, **kw: Any
+    ) -> None:
         """Log at INFO."""
         if self.level <= logging.INFO:
-            self.log(logging.INFO, msg, *args, **kw)
+            if args or kw:
+                self.log(logging.INFO, msg, *args, extra=extra, **kw)
+            else:
+                self._quick("INFO", msg, extra)
 
-    def warning(self, msg: object, *args: object, **kw: Any) -> None:
+    def warning(
+        self, msg: object, *args: object, extra: Mapping[str, Any] | None = None, **kw: Any
+    ) -> None:
         """Log at WARNING."""
         if self.level <= logging.WARNING:
-            self.log(logging.WARNING, msg, *args, **kw)
+            if args or kw:
+                self.log(logging.WARNING, msg, *args, extra=extra, **kw)
+            else:
+                self._quick("WARNING", msg, extra)
 
-    def error(self, msg: object, *args: object, **kw: Any) -> None:
+    def error(
+        self, msg: object, *args: object, extra: Mapping[str, Any] | None = None, **kw: Any
+    ) -> None:
         """Log at ERROR."""
         if self.level <= logging.ERROR:
-            self.log(logging.ERROR, msg, *args, **kw)
+            if args or kw:
+                self.log(logging.ERROR, msg, *args, extra=extra, **kw)
+            else:
+                self._quick("ERROR", msg, extra)
 
     def critical(self, msg: object, *args: object, **kw: Any) -> None:
         """Log at CRITICAL."""

@@ -178,6 +178,7 @@ class FileStream:
         self._submitted = 0
         self._durable = 0
         self._sync_target = 0  # records covered by an fsync in flight
+        self._sync_mode = options.durability == "sync"
         self._syncing = 0  # fsyncs in flight outside the flush lock (keep the segment open)
         self._claims = 0  # threads that took the group-commit slot and are about to flush
         self._written = 0
@@ -627,6 +628,24 @@ class FileStream:
         if self.options.durability == "sync":
             self._wait_durable(mine)
         elif full:
+            self.flush(sync=False)
+
+    def append_owned(self, fields: dict[str, Any]) -> None:
+        """:meth:`append` for a dict handed over with no reserved names: the loggers' hot path.
+
+        Batched mode only does the queueing here; anything unusual (sync mode, a
+        pending write error, a closed stream) takes :meth:`append`.
+        """
+        if self._closed or self._error is not None or self._sync_mode:
+            self.append(fields, owned=True)
+            return
+        ts = now_ts()
+        with self._lock:
+            pending = self._pending
+            pending.append((ts, fields))
+            self._submitted += 1
+            full = len(pending) >= _BATCH_MAX
+        if full:
             self.flush(sync=False)
 
     def _retry_after_error(self) -> None:
