@@ -171,12 +171,15 @@ class LedgerWriter:
         self,
         records: Sequence[tuple[str, dict[str, Any]]],
         default: Callable[[Any], Any] | None = None,
+        transform: Callable[[dict[str, Any], int], dict[str, Any]] | None = None,
     ) -> bytes:
         """Append ``(ts, fields)`` records whose dicts the caller hands over (see ``owned``).
 
         Returns the framed lines joined, each ending in a newline. This is the
         loggers' hot path: the same work as :meth:`append` per record, with the
-        hashing, MAC and frontier steps inlined.
+        hashing, MAC and frontier steps inlined. ``transform(fields, seq)``, if
+        given, returns the dict to write instead (field encryption binds the seq).
+        All or nothing: on an error the writer is left as it was.
         """
         if not records:
             return b""
@@ -189,6 +192,8 @@ class LedgerWriter:
         prev_b64 = self._prev_b64
         out: list[bytes] = []
         for ts, obj in records:
+            if transform is not None:
+                obj = transform(obj, seq)
             obj["seq"] = seq
             obj["ts"] = ts
             obj["epoch"] = epoch

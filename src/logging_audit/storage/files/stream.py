@@ -769,11 +769,18 @@ class FileStream:
         cipher = self._field_cipher()
         try:
             data = None
-            if cipher is None:
-                try:
+            try:
+                if cipher is None:
                     data = w.append_owned_batch(batch, json_default)
-                except (FramingError, RecursionError):
-                    data = None  # one odd record: take the careful path for the batch
+                else:
+                    encrypt = cipher.encrypt
+                    data = w.append_owned_batch(
+                        batch,
+                        json_default,
+                        lambda fields, seq: encrypt(fields, seq, json_default),
+                    )
+            except (FramingError, ConfigError, RecursionError):
+                data = None  # one odd record: take the careful path for the batch
             if data is None:
                 lines = [self._encode(w, cipher, ts, fields) for ts, fields in batch]
                 lines.append(b"")
