@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PNG_SIGNATURE",
     "Access",
+    "accesses_from",
     "activity_timeline_chart",
     "agent_resource_heatmap",
     "anomaly_scores_chart",
