@@ -305,8 +305,9 @@ class SecureLogger:
 
     # -- ledger operations -----------------------------------------------------------
     def flush(self) -> None:
-        """Write and fsync everything logged so far."""
+        """Write and fsync everything logged so far (and finish pending archiving)."""
         self.stream.flush(sync=True)
+        self.stream.finish_archiving()
 
     def checkpoint(self) -> str:
         """Write and return a signed C2SP checkpoint of the log as it stands."""

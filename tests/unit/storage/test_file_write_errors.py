@@ -162,6 +162,7 @@ def test_a_prune_that_cannot_be_written_changes_nothing(
     logger = make_logger(max_log_size_mb=0.01, durability="sync")
     for i in range(80):
         logger.info("record %d", i, extra={"pad": "p" * 60})
+    logger.flush()  # closed segments are archived in the background; flush() finishes that
     archives = sorted((log_dir / "app" / "archive").iterdir())
     assert len(archives) >= 2
     disk.full = True

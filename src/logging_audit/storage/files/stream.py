@@ -179,6 +179,7 @@ class FileStream:
         self._durable = 0
         self._sync_target = 0  # records covered by an fsync in flight
         self._sync_mode = options.durability == "sync"
+        self._archive_backlog = False  # closed segments wait for the background archiver
         self._syncing = 0  # fsyncs in flight outside the flush lock (keep the segment open)
         self._claims = 0  # threads that took the group-commit slot and are about to flush
         self._written = 0
@@ -735,7 +736,7 @@ class FileStream:
         if seg is not None:
             self._sync_outside_lock(seg, upto)
         if self._seg.size >= self.options.max_segment_bytes:
-            self._rotate(only_if_full=True)
+            self._rotate(only_if_full=True, defer_archive=not self.options.multiprocess)
         elif self.keys.epoch_due():
             self.seal()
 
@@ -891,7 +892,7 @@ class FileStream:
         """
         self._rotate(only_if_full=False)
 
-    def _rotate(self, *, only_if_full: bool) -> None:
+    def _rotate(self, *, only_if_full: bool, defer_archive: bool = False) -> None:
         with self._flush_lock, self._file_lock():
             if self.options.multiprocess:
                 self._catch_up()
@@ -913,7 +914,11 @@ class FileStream:
             self.manifest.segments.append(new)
             self._save_manifest()
             self._publish_pointer()
-            if self.options.archive:
+            if self.options.archive and defer_archive:
+                # Compressing a full segment on the logging thread would stall it:
+                # the background flusher archives it (and close() at the latest).
+                self._archive_backlog = True
+            elif self.options.archive:
                 self._archive(seg)
             self._apply_retention_locked()
 
@@ -939,8 +944,49 @@ class FileStream:
         except OSError as exc:
             raise StorageError(f"cannot remove archived segment {src}: {exc}") from exc
 
+    def finish_archiving(self) -> None:
+        """Archive the segments that rotation left to the background archiver, now."""
+        if self._archive_backlog and not self._closed:
+            self._archive_outside_lock()
+
+    def _archive_outside_lock(self) -> None:
+        """Archive closed segments, compressing without holding the flush lock (one process)."""
+        self._archive_backlog = False
+        for seg in list(self.manifest.segments[:-1]):
+            src = self.layout.root / seg.file
+            if seg.archive is not None or not src.exists():
+                continue
+            key = None
+            if self.options.encrypt_archives and self.enc is not None:
+                with self._flush_lock:
+                    key = self._fresh_enc().new_data_key()
+            rel = self.layout.archive_file(seg.id, key is not None)
+            target = self.layout.root / rel
+            try:
+                digest = write_archive(
+                    src, target, level=self.options.compression_level, key=key, origin=self.origin
+                )
+            except StorageError:
+                if src.exists():
+                    raise
+                continue  # pruned meanwhile
+            with self._flush_lock:
+                pruned = self.manifest.pruned or {}
+                if seg.archive is not None or seg.id in pruned.get("segments", ()):
+                    with suppress(OSError):
+                        target.unlink()
+                    continue
+                seg.archive = ArchiveInfo(rel, digest, key[0] if key else None)
+                self._save_manifest()
+                try:
+                    src.unlink()
+                    fsync_dir(src.parent)
+                except OSError as exc:
+                    raise StorageError(f"cannot remove archived segment {src}: {exc}") from exc
+
     def archive_closed(self) -> int:
         """Archive every closed segment not archived yet; returns how many."""
+        self.finish_archiving()
         n = 0
         with self._flush_lock, self._file_lock():
             for seg in self.manifest.segments[:-1]:
@@ -957,6 +1003,7 @@ class FileStream:
 
     def prune(self, *, older_than: timedelta | None = None, now: datetime | None = None) -> int:
         """Remove archives past retention; returns how many segments were pruned."""
+        self.finish_archiving()
         with self._flush_lock, self._file_lock():
             if self.options.multiprocess:
                 self._catch_up()
@@ -1030,6 +1077,8 @@ class FileStream:
         self._thread.join(timeout=5)
         try:
             self.seal()
+            if self._archive_backlog:
+                self._archive_outside_lock()
         finally:
             self._closed = True
             _OPEN_STREAMS.discard(self)
@@ -1071,6 +1120,8 @@ class FileStream:
             return
         try:
             self.flush(sync=True)
+            if self._archive_backlog:
+                self._archive_outside_lock()
         except Error as exc:  # raised to the application by its next append or flush
             self._error = exc
 
