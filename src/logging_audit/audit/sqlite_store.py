@@ -2,8 +2,9 @@
 
 WAL mode; ``synchronous=FULL`` by default so that a returned ``append`` is on
 disk; a 64 MiB page cache on the writing connection (appends touch random pages
-of the actor and resource indexes). Appends take ``BEGIN IMMEDIATE`` — SQLite's own write lock — so any
-number of threads and processes can record into one database without
+of the actor and resource indexes). Appends take ``BEGIN IMMEDIATE`` — SQLite's
+own write lock — so any number of threads and processes can record into one
+database without
 interleaving; within a process one connection is shared under a lock. Long
 reads (exports, verification) use a read-only connection of their own, so
 they see one snapshot and never block writers.
