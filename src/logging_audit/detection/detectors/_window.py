@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, Generic, TypeVar
 
-from logging_audit.detection.model import MAX_EVIDENCE, Obs
+from logging_audit.detection.model import MAX_EVIDENCE, Finding, Obs, score_from_ratio
 
-__all__ = ["Hit", "KeyedWindows", "SumWindow", "Window", "never_muted"]
+__all__ = ["Hit", "KeyedWindows", "SumWindow", "Window", "actor_window_finding", "never_muted"]
 
 T = TypeVar("T")
 
@@ -117,3 +117,33 @@ class KeyedWindows(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def actor_window_finding(
+    detector: Any,
+    obs: Obs,
+    window: Window,
+    ratio: float,
+    *,
+    explanation: str,
+    facts: dict[str, Any],
+) -> Finding:
+    """The finding of a per-actor detector: scored by ``ratio``, evidence from ``window``.
+
+    ``detector`` supplies ``name`` and ``category``; the key is the actor.
+    """
+    ids, seqs = window.evidence()
+    return Finding(
+        detector=detector.name,
+        category=detector.category,
+        key=f"actor={obs.actor}",
+        score=score_from_ratio(ratio),
+        explanation=explanation,
+        evidence=ids,
+        evidence_seqs=seqs,
+        first_ts=window.first_ts,
+        last_ts=window.last_ts,
+        actor=obs.actor,
+        source_ip=obs.source_ip,
+        facts=facts,
+    )

@@ -8,6 +8,7 @@ from logging_audit.detection.detectors._window import (
     KeyedWindows,
     SumWindow,
     Window,
+    actor_window_finding,
     never_muted,
 )
 from logging_audit.detection.detectors.auth import EMIT_RATIO
@@ -164,24 +165,17 @@ class RareResourceDetector:
             f"{c} (used by {u} other actor(s), classified up to LEVEL_{lv})"
             for c, (u, lv) in sorted(colls.items())[:5]
         )
-        ids, seqs = window.evidence()
-        return Finding(
-            detector=self.name,
-            category=self.category,
-            key=f"actor={obs.actor}",
-            score=score_from_ratio(ratio),
+        return actor_window_finding(
+            self,
+            obs,
+            window,
+            ratio,
             explanation=(
                 f"{obs.actor} used {len(resources)} resources within an hour in collections it "
                 f"never used before: {described}; it usually reads up to "
                 f"LEVEL_{p.max_read_clearance}; {self.t.rare_resources} resources reach the "
                 f"threshold at {self.t.name} sensitivity"
             ),
-            evidence=ids,
-            evidence_seqs=seqs,
-            first_ts=window.first_ts,
-            last_ts=window.last_ts,
-            actor=obs.actor,
-            source_ip=obs.source_ip,
             facts={
                 "resources": sorted(resources)[:20],
                 "collections": sorted(colls),
@@ -235,24 +229,17 @@ class VolumeSpikeDetector:
         ratio = max(count / limit, total / byte_limit)
         if ratio < self.min_ratio:
             return None
-        ids, seqs = window.evidence()
-        return Finding(
-            detector=self.name,
-            category=self.category,
-            key=f"actor={obs.actor}",
-            score=score_from_ratio(ratio),
+        return actor_window_finding(
+            self,
+            obs,
+            window,
+            ratio,
             explanation=(
                 f"{obs.actor} read {count} items ({total / 1e6:.1f} MB) within an hour; its "
                 f"largest hour in the baseline was {p.max_hourly_reads} items "
                 f"({p.max_hourly_bytes / 1e6:.1f} MB); the threshold at {self.t.name} "
                 f"sensitivity is {limit:g} items or {byte_limit / 1e6:.0f} MB"
             ),
-            evidence=ids,
-            evidence_seqs=seqs,
-            first_ts=window.first_ts,
-            last_ts=window.last_ts,
-            actor=obs.actor,
-            source_ip=obs.source_ip,
             facts={
                 "reads": count,
                 "bytes": total,

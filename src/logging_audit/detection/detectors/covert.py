@@ -9,7 +9,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from logging_audit.detection.baseline import BURST_GAP, Baseline
-from logging_audit.detection.detectors._window import KeyedWindows, Window, never_muted
+from logging_audit.detection.detectors._window import (
+    KeyedWindows,
+    Window,
+    actor_window_finding,
+    never_muted,
+)
 from logging_audit.detection.detectors.auth import EMIT_RATIO
 from logging_audit.detection.features import encoded_values, is_denied_read, looks_encoded
 from logging_audit.detection.model import Finding, Obs, Thresholds, score_from_ratio
@@ -53,12 +58,11 @@ class DeniedReadsDetector:
         if ratio < self.min_ratio:
             return None
         levels = sorted({h.value[1] for h in window if isinstance(h.value[1], int)})
-        ids, seqs = window.evidence()
-        return Finding(
-            detector=self.name,
-            category=self.category,
-            key=f"actor={obs.actor}",
-            score=score_from_ratio(ratio),
+        return actor_window_finding(
+            self,
+            obs,
+            window,
+            ratio,
             explanation=(
                 f"{obs.actor} was refused {len(window)} reads of {len(resources)} distinct "
                 f"resources within an hour for insufficient clearance"
@@ -66,12 +70,6 @@ class DeniedReadsDetector:
                 + f"; {self.t.denied_reads} resources reach the threshold at {self.t.name} "
                 "sensitivity"
             ),
-            evidence=ids,
-            evidence_seqs=seqs,
-            first_ts=window.first_ts,
-            last_ts=window.last_ts,
-            actor=obs.actor,
-            source_ip=obs.source_ip,
             facts={
                 "denied": len(window),
                 "resources": sorted(r for r in resources if r)[:20],
@@ -161,24 +159,17 @@ class EncodedDataDetector:
         if ratio < self.min_ratio:
             return None
         paths = sorted({p for h in window for p, _ in h.value})
-        ids, seqs = window.evidence()
-        return Finding(
-            detector=self.name,
-            category=self.category,
-            key=f"actor={obs.actor}",
-            score=score_from_ratio(ratio),
+        return actor_window_finding(
+            self,
+            obs,
+            window,
+            ratio,
             explanation=(
                 f"{obs.actor} carried {chars} characters of encoded-looking data in "
                 f"{len(window)} event(s) within an hour, in field(s) {', '.join(paths[:5])} "
                 f"that do not normally carry such data; {self.t.encoded_chars} characters "
                 f"reach the threshold at {self.t.name} sensitivity"
             ),
-            evidence=ids,
-            evidence_seqs=seqs,
-            first_ts=window.first_ts,
-            last_ts=window.last_ts,
-            actor=obs.actor,
-            source_ip=obs.source_ip,
             facts={"characters": chars, "fields": paths, "threshold": self.t.encoded_chars},
         )
 
