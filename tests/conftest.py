@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from logging_audit.audit.testing import FakeClock, pg_test_url, pg_unavailable_reason
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 """Root of the test data; every file there records where it comes from (see its README)."""
@@ -23,3 +26,27 @@ def asset_path(*parts: str) -> Path:
 def asset() -> Callable[..., Path]:
     """``asset("vectors", "rfc6962", "tree-hashes.json")`` -> path under ``tests/assets/``."""
     return asset_path
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """The test server's URL; skips (outside CI) or fails (in CI) when it is down."""
+    url = pg_test_url()
+    reason = pg_unavailable_reason(url)
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs PostgreSQL: {reason}")
+        pytest.skip(reason)
+    return url
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock the test moves by hand (directories with their own epoch override it)."""
+    return FakeClock()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Run the test once on SQLite and once on PostgreSQL."""
+    return str(request.param)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,35 +14,11 @@ from logging_audit.audit.sqlite_store import SqliteEventStore
 from logging_audit.audit.store import AuditStore
 from logging_audit.audit.testing import (
     FakeClock,
-    pg_test_url,
-    pg_unavailable_reason,
     temporary_pg_schema,
 )
 from logging_audit.errors import IntegrityError
 
 StoreFactory = Callable[..., AuditStore]
-
-
-@pytest.fixture(scope="session")
-def pg_url() -> str:
-    """The test server's URL; skips (outside CI) or fails (in CI) when it is down."""
-    url = pg_test_url()
-    reason = pg_unavailable_reason(url)
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs PostgreSQL: {reason}")
-        pytest.skip(reason)
-    return url
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture
