@@ -38,11 +38,28 @@ def iter_segment_lines(
     try:
         f = path.open("rb")
     except FileNotFoundError as exc:
-        raise MissingSegment(seg, path) from exc
+        # The writer may have archived it since the caller read the manifest.
+        archived = _archived_since(layout, seg)
+        if archived is None:
+            raise MissingSegment(seg, path) from exc
+        yield from iter_segment_lines(layout, archived, key_for)
+        return
     except OSError as exc:
         raise StorageError(f"cannot read segment {path}: {exc}") from exc
     with f:
         yield from f
+
+
+def _archived_since(layout: StreamLayout, seg: SegmentInfo) -> SegmentInfo | None:
+    """The segment as the manifest lists it now, if it has been archived meanwhile."""
+    try:
+        current = Manifest.load(layout.manifest)
+    except StorageError:
+        return None
+    for other in current.segments:
+        if other.id == seg.id and other.archive is not None:
+            return other
+    return None
 
 
 def iter_stream_lines(

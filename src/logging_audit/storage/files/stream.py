@@ -180,6 +180,7 @@ class FileStream:
         self._sync_target = 0  # records covered by an fsync in flight
         self._sync_mode = options.durability == "sync"
         self._archive_backlog = False  # closed segments wait for the background archiver
+        self._archive_lock = threading.RLock()
         self._syncing = 0  # fsyncs in flight outside the flush lock (keep the segment open)
         self._claims = 0  # threads that took the group-commit slot and are about to flush
         self._written = 0
@@ -945,13 +946,22 @@ class FileStream:
             raise StorageError(f"cannot remove archived segment {src}: {exc}") from exc
 
     def finish_archiving(self) -> None:
-        """Archive the segments that rotation left to the background archiver, now."""
-        if self._archive_backlog and not self._closed:
-            self._archive_outside_lock()
+        """Archive the segments that rotation left to the background archiver, now.
+
+        Waits for an archiving run already in progress in the background.
+        """
+        if not self._closed:
+            with self._archive_lock:
+                if self._archive_backlog:
+                    self._archive_outside_lock()
 
     def _archive_outside_lock(self) -> None:
         """Archive closed segments, compressing without holding the flush lock (one process)."""
-        self._archive_backlog = False
+        with self._archive_lock:
+            self._archive_backlog = False
+            self._archive_closed_segments()
+
+    def _archive_closed_segments(self) -> None:
         for seg in list(self.manifest.segments[:-1]):
             src = self.layout.root / seg.file
             if seg.archive is not None or not src.exists():
