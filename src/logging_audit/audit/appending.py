@@ -4,7 +4,10 @@
 append lock held). It reloads the state row — another thread or process may
 have appended since — brings the key store to the state's epoch, seals the
 epoch first when ``epoch_seconds`` have passed, then turns records into
-framed lines. :meth:`AppendBatch.commit` inserts the rows, the checkpoints
+framed lines and their rows — audit events in one pass, each row derived from
+the validated event (:meth:`AppendBatch.add_events`), a large batch streamed
+to the database chunk by chunk (:meth:`AppendBatch.insert_events`).
+:meth:`AppendBatch.commit` inserts the rows not inserted yet, the checkpoints
 and the new state in the same transaction. After the commit, if an epoch
 ended, :func:`catch_up_keys` advances the key file (in a second locked
 transaction): committing first means a crash in between leaves the key file
