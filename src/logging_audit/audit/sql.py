@@ -8,6 +8,7 @@ them into ``%s``). Every query carries the clearance filter.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,19 +30,22 @@ class CursorPosition:
     seq: int
 
 
-class Dialect:
-    """The SQL that differs between SQLite and PostgreSQL."""
+class Dialect(ABC):
+    """The SQL that differs between SQLite and PostgreSQL (one subclass each)."""
 
     name = "base"
 
-    def contains(self, expr: str) -> str:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def contains(self, expr: str) -> str:
+        """SQL testing that the column expression ``expr`` contains the bound parameter."""
 
-    def text_match(self, text: str) -> tuple[str, list[Any]]:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def text_match(self, text: str) -> tuple[str, list[Any]]:
+        """SQL and parameters of a full-text match of ``text``."""
 
-    def json_condition(self, cond: Condition) -> tuple[str, list[Any]]:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def json_condition(self, cond: Condition) -> tuple[str, list[Any]]:
+        """SQL and parameters of a condition on a path inside ``details``."""
 
     def false(self) -> str:
         return "0"
