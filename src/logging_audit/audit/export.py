@@ -328,13 +328,13 @@ class _JsonlWriter:
         self._sink = sink
 
     def begin(self) -> None:
-        pass
+        """JSON Lines has no header."""
 
     def event(self, stored: StoredEvent) -> None:
         self._sink.write(_dumps(stored.to_dict()) + b"\n")
 
     def end(self, count: int) -> None:
-        pass
+        """JSON Lines has no footer."""
 
 
 class _OcsfWriter:
@@ -393,7 +393,7 @@ class _CsvWriter:
         self._drain()
 
     def end(self, count: int) -> None:
-        pass
+        """CSV has no footer: every row was written as it came."""
 
 
 def read_csv_events(source: str | os.PathLike[str] | IO[str]) -> Iterator[dict[str, Any]]:
