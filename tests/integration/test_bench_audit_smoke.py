@@ -27,6 +27,7 @@ def test_bench_audit_quick_runs_and_prints_the_table(tmp_path: Path) -> None:
     assert header.split() == ["measurement", "events", "figure", "ratio", "/", "p95", "goal", "met"]
     for label in (
         "SQLite plain executemany INSERT (no integrity)",
+        "SQLite plain + the required indexes and FTS5",
         "SQLite batched recording, full ledger",
         "SQLite single durable append (sync=FULL)",
         "SQLite search: actor + time range",
@@ -38,4 +39,6 @@ def test_bench_audit_quick_runs_and_prints_the_table(tmp_path: Path) -> None:
         assert label in proc.stdout
     # PostgreSQL: measured, or skipped with the reason printed
     assert "PostgreSQL search: full-text" in proc.stdout or "PostgreSQL skipped:" in proc.stdout
+    if "PostgreSQL skipped:" not in proc.stdout:
+        assert "PostgreSQL plain COPY + the required indexes" in proc.stdout
     assert list(tmp_path.iterdir()) == []  # the bench removed its temporary directory
