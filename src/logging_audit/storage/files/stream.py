@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta, timezone
@@ -60,7 +61,7 @@ from logging_audit.storage.files.segment_file import SegmentFile, fsync_dir
 
 __all__ = ["FileStream", "json_default", "json_safe"]
 
-_MAX_SYNCS = 1  # one fsync at a time; threads arriving meanwhile share the next one
+_GATHER_MAX = 0.001  # sync mode: longest a leader waits (s) for the threads it released
 _BATCH_MAX = 4096  # records queued before the appending thread flushes itself
 _MAX_PENDING = 1_000_000  # past this, appends fail instead of growing memory without bound
 _MAX_KEY_LAG = 64  # epochs a key file may lag behind its log and still be evolved on open
@@ -158,6 +159,31 @@ def _state_from(end: Mapping[str, Any] | None, epoch: int) -> WriterState:
     )
 
 
+class _Waiter:
+    """A thread in ``"sync"`` mode waiting until record number ``ticket`` is fsynced.
+
+    It blocks on its own lock, released exactly once: by the group-commit
+    leader (or the thread before it in ``next`` order) when the record is
+    durable, on an error (``error``), or to hand it the lead (``lead``).
+    """
+
+    __slots__ = ("error", "lead", "lock", "next", "ticket")
+
+    def __init__(self, ticket: int) -> None:
+        self.ticket = ticket
+        self.lead = False
+        self.next: _Waiter | None = None  # released by this one once it runs
+        self.error: Error | None = None
+        self.lock = threading.Lock()
+        self.lock.acquire()
+
+    def pass_on(self) -> None:
+        """Wake the next thread that the same fsync covered."""
+        nxt, self.next = self.next, None
+        if nxt is not None:
+            nxt.lock.release()
+
+
 class FileStream:
     """One stream in ``log_dir/<name>/``, open for appending. Thread-safe."""
 
@@ -173,17 +199,20 @@ class FileStream:
         self._closed_reason = f"stream {self.origin} is closed"
         self._lock = threading.Lock()  # pending queue and counters
         self._flush_lock = threading.RLock()  # one flusher at a time; writer state
-        self._cv = threading.Condition()
+        self._cv = threading.Condition()  # fsyncs outside the flush lock have finished
         self._pending: list[tuple[str, dict[str, Any]]] = []
-        self._submitted = 0
-        self._durable = 0
-        self._sync_target = 0  # records covered by an fsync in flight
+        self._submitted = 0  # records queued so far (a record's ticket is its number)
+        self._durable = 0  # records fsynced so far
         self._sync_mode = options.durability == "sync"
+        self._leading = False  # sync mode: a thread is writing and fsyncing for the others
+        self._waiters: deque[_Waiter] = deque()  # sync mode: by ticket, not yet durable
+        self._expect = 0  # sync mode: threads released by the last fsync, not back yet
+        self._released_at = 0.0  # when the last fsync released them (time.monotonic)
+        self._gate: threading.Lock | None = None  # a gathering leader waits on it
+        self._fsync_seconds = 0.0  # moving average of the segment fsyncs' duration
         self._archive_backlog = False  # closed segments wait for the background archiver
         self._archive_lock = threading.RLock()
         self._syncing = 0  # fsyncs in flight outside the flush lock (keep the segment open)
-        self._claims = 0  # threads that took the group-commit slot and are about to flush
-        self._written = 0
         self._error: Error | None = None
         self._closed = False
         self._cut: dict[str, Any] | None = None
@@ -617,6 +646,7 @@ class FileStream:
             raise StorageError(self._closed_reason)
         if self._error is not None:
             self._retry_after_error()
+        waiter: _Waiter | None = None
         with self._lock:
             if len(self._pending) >= _MAX_PENDING:
                 raise StorageError(
@@ -627,10 +657,22 @@ class FileStream:
             self._submitted += 1
             mine = self._submitted
             full = len(self._pending) >= _BATCH_MAX
-        if self.options.durability == "sync":
-            self._wait_durable(mine)
-        elif full:
-            self.flush(sync=False)
+            if self._sync_mode:
+                if self._expect:
+                    self._expect -= 1
+                    if not self._expect and self._gate is not None:
+                        self._gate.release()  # the last one back: the leader goes on
+                        self._gate = None
+                if self._leading:
+                    waiter = _Waiter(mine)
+                    self._waiters.append(waiter)
+                else:
+                    self._leading = True
+        if not self._sync_mode:
+            if full:
+                self.flush(sync=False)
+        elif waiter is None or self._await(waiter):
+            self._lead(mine)
 
     def append_owned(self, fields: dict[str, Any]) -> None:
         """:meth:`append` for a dict handed over with no reserved names: the loggers' hot path.
@@ -654,108 +696,192 @@ class FileStream:
         self._error = None
         self.flush(sync=True)  # raises again while the disk still refuses
 
-    def _wait_durable(self, mine: int) -> None:
-        """Return once record number ``mine`` is on disk (group commit).
+    # -- group commit (sync mode) ----------------------------------------------
+    def _await(self, waiter: _Waiter) -> bool:
+        """Block until the leader releases ``waiter``; True when it was handed the lead."""
+        try:
+            waiter.lock.acquire()
+        except BaseException:  # interrupted (KeyboardInterrupt in the main thread)
+            with self._lock:
+                try:
+                    self._waiters.remove(waiter)
+                except ValueError:
+                    released = True
+                else:
+                    released = False  # and now nobody will
+            if not released:
+                raise
+            waiter.lock.acquire()  # released already, or about to be
+            waiter.pass_on()
+            if waiter.lead:
+                self._hand_on_lead()
+            raise
+        waiter.pass_on()
+        if waiter.error is not None:
+            raise waiter.error
+        return waiter.lead
 
-        A thread whose record is covered by an fsync already in flight waits for
-        it; otherwise it writes whatever is queued and starts an fsync itself.
-        fsyncs run outside the flush lock, so several can overlap on devices
-        that serve them in parallel, each covering everything written before it.
+    def _lead(self, mine: int) -> None:
+        """Write and fsync for every thread waiting in sync mode (group commit).
+
+        The leader first gathers: it waits (briefly, see :meth:`_gather`) for
+        the threads the last fsync released to queue their next records. Then
+        it writes everything queued, fsyncs it, releases the threads it covered
+        (one after the other: no wake-up storm) and hands the lead to the
+        oldest thread whose record came during the fsync, if any. A thread
+        that waits is woken once, by the leader, and only when it is done or
+        must lead.
         """
-        while True:
-            with self._cv:
-                if self._durable >= mine:
-                    return
-                if self._error is not None:
-                    raise self._error
-                if self._sync_target >= mine or self._claims + self._syncing >= _MAX_SYNCS:
-                    self._cv.wait(0.5)
-                    continue
-                self._claims += 1  # claim the fsync slot before anyone else sees it free
-            self.flush(sync=True, _claimed=True)
+        try:
+            if not self._closed:
+                self._gather()
+                self._flush_locked(True, self.options.multiprocess)
+            if self._durable < mine:  # queued as close() ran: never written
+                raise StorageError(self._closed_reason)
+        except Error as exc:
+            with self._lock:
+                failed, self._waiters = self._waiters, deque()
+                self._leading = False
+            for waiter in failed:  # their records stay queued; each call raises
+                waiter.error = exc
+                waiter.lock.release()
+            raise
+        except BaseException:  # e.g. KeyboardInterrupt: the others carry on without us
+            self._hand_on_lead()
+            raise
+        self._hand_on_lead(back=True)
 
-    def flush(self, *, sync: bool = True, _claimed: bool = False) -> None:
+    def _hand_on_lead(self, *, back: bool = False) -> None:
+        """Make the oldest waiting thread the leader, or leave nobody leading.
+
+        ``back``: the calling thread returns to its caller, likely to log again soon.
+        """
+        with self._lock:
+            if back:
+                self._expect += 1
+            successor = self._waiters.popleft() if self._waiters else None
+            if successor is None:
+                self._leading = False
+                return
+            successor.lead = True
+        successor.lock.release()
+
+    def _gather(self) -> None:
+        """Wait for the threads the last fsync released to queue their next records.
+
+        Threads that log in a loop come back within microseconds; their records
+        then share the next fsync instead of waiting for the one after it. The
+        wait ends when all of them are back, and at the latest half an fsync
+        (at most ``_GATHER_MAX``) after they were released: threads that log
+        now and then cost the next record at most that much.
+        """
+        with self._lock:
+            if self._expect <= 0:
+                return
+            window = min(_GATHER_MAX, self._fsync_seconds / 2)
+            left = self._released_at + window - time.monotonic()
+            if left <= 0:
+                self._expect = 0
+                return
+            gate = self._gate = threading.Lock()
+            gate.acquire()
+        try:
+            gate.acquire(timeout=left)
+        finally:
+            with self._lock:
+                self._gate = None
+                self._expect = 0
+
+    def _mark_durable(self, upto: int) -> None:
+        """Records up to number ``upto`` are fsynced: release the threads waiting for them.
+
+        They are woken one after the other (each wakes the next), so they do not
+        all wake at once to fight over the GIL.
+        """
+        with self._lock:
+            if upto > self._durable:
+                self._durable = upto
+            waiters = self._waiters
+            if not waiters or waiters[0].ticket > upto:
+                return
+            first = last = waiters.popleft()
+            released = 1
+            while waiters and waiters[0].ticket <= upto:
+                last.next = waiters.popleft()
+                last = last.next
+                released += 1
+            self._expect += released
+            self._released_at = time.monotonic()
+        first.lock.release()
+
+    def flush(self, *, sync: bool = True) -> None:
         """Write queued records now (and fsync with ``sync``).
 
         If writing fails the records stay queued (nothing is lost or torn) and
         the error is raised here and by the next append until a write succeeds.
         """
         if self._closed:
-            if _claimed:
-                self._release_claim()
             return  # close() wrote everything; nothing can be queued after it
-        self._flush_locked(sync, self.options.multiprocess, _claimed)
+        self._flush_locked(sync, self.options.multiprocess)
 
-    def _release_claim(self) -> None:
-        with self._cv:
-            self._claims -= 1
-            self._cv.notify_all()
-
-    def _flush_locked(self, sync: bool, shared: bool, claimed: bool) -> None:
+    def _flush_locked(self, sync: bool, shared: bool) -> None:
         seg: SegmentFile | None = None
-        try:
-            with self._flush_lock:
-                with self._lock:
-                    batch, self._pending = self._pending, []
-                    upto = self._submitted
-                if batch:
-                    written = False
-                    try:
-                        with self._file_lock():
-                            if shared:
-                                self._catch_up()
-                            self._write_batch(batch)
-                            written = True
-                            if sync and shared:
-                                self._seg.sync()
-                            self._publish_pointer()
-                    except Error as exc:
-                        if not written:
-                            with self._lock:
-                                self._pending[:0] = batch
-                        self._error = exc
-                        with self._cv:
-                            self._cv.notify_all()
-                        raise
-                elif sync and shared:
-                    self._seg.sync()
+        with self._flush_lock:
+            with self._lock:
+                batch, self._pending = self._pending, []
+                upto = self._submitted
+            if batch:
+                written = False
+                try:
+                    with self._file_lock():
+                        if shared:
+                            self._catch_up()
+                        self._write_batch(batch)
+                        written = True
+                        if sync and shared:
+                            self._timed_sync(self._seg)
+                        self._publish_pointer()
+                except Error as exc:
+                    if not written:
+                        with self._lock:
+                            self._pending[:0] = batch
+                    self._error = exc
+                    raise
+            elif sync and shared:
+                self._timed_sync(self._seg)
+            if sync and not shared:
+                seg = self._seg
                 with self._cv:
-                    self._written = max(self._written, upto)
-                    if sync and shared:
-                        self._durable = max(self._durable, upto)
-                    elif sync:
-                        seg = self._seg
-                        self._syncing += 1  # the segment stays open until this fsync is done
-                        if claimed:
-                            self._claims -= 1
-                            claimed = False
-                        self._sync_target = max(self._sync_target, upto)
-                    self._cv.notify_all()
-        finally:
-            if claimed:
-                self._release_claim()
+                    self._syncing += 1  # the segment stays open until this fsync is done
         if seg is not None:
-            self._sync_outside_lock(seg, upto)
+            self._sync_outside_lock(seg)
+        if sync:
+            # Every record up to ``upto`` was written (by this or an earlier flush)
+            # before the fsync began, so the fsync covered it.
+            self._mark_durable(upto)
         if self._seg.size >= self.options.max_segment_bytes:
             self._rotate(only_if_full=True, defer_archive=not self.options.multiprocess)
         elif self.keys.epoch_due():
             self.seal()
 
-    def _sync_outside_lock(self, seg: SegmentFile, upto: int) -> None:
-        """fsync ``seg`` without holding the flush lock, so fsyncs can overlap."""
+    def _sync_outside_lock(self, seg: SegmentFile) -> None:
+        """fsync ``seg`` without holding the flush lock: appends go on meanwhile."""
         try:
-            seg.sync()
+            self._timed_sync(seg)
         except StorageError as exc:
             self._error = exc
+            raise
+        finally:
             with self._cv:
                 self._syncing -= 1
-                self._sync_target = self._durable
-                self._cv.notify_all()
-            raise
-        with self._cv:
-            self._syncing -= 1
-            self._durable = max(self._durable, upto)
-            self._cv.notify_all()
+                if not self._syncing:
+                    self._cv.notify_all()
+
+    def _timed_sync(self, seg: SegmentFile) -> None:
+        """fsync ``seg``, keeping a moving average of how long fsyncs take."""
+        start = time.monotonic()
+        seg.sync()
+        self._fsync_seconds += (time.monotonic() - start - self._fsync_seconds) / 8
 
     def _close_segment(self) -> None:
         """Close the open segment once no fsync outside the lock still uses it."""
@@ -842,9 +968,7 @@ class FileStream:
                 self.writer = LedgerWriter(self.origin, key, state=snapshot)
                 raise
         self._seg.sync()
-        with self._cv:
-            self._durable = self._written = max(self._written, upto)
-            self._cv.notify_all()
+        self._mark_durable(upto)
         # Evolve the key file right after the seal (forward security, and a failed
         # checkpoint below must not leave it behind the log).
         while self.keys.epoch < self.writer.epoch:
