@@ -30,6 +30,7 @@ def test_bench_quick_runs_and_prints_the_table(tmp_path: Path) -> None:
     for label in (
         "SecureLogger.info / FileHandler",
         "SecureHandler / FileHandler",
+        "sync / stdlib fsync handler",
         "sync / fsync-per-record",
         "verify_stream_dir()",
         "peak RSS 4N / N",
