@@ -242,9 +242,10 @@ class FileStream:
                     os.close(fd)
             raise
         self._stop = threading.Event()
+        self._wake = threading.Event()  # the flusher runs now, not at the end of its interval
         self._thread = threading.Thread(
             target=_flusher,
-            args=(weakref.ref(self), self._stop),
+            args=(weakref.ref(self), self._stop, self._wake),
             daemon=True,
             name=f"logaudit-flush-{options.name}",
         )
@@ -1041,8 +1042,10 @@ class FileStream:
             self._publish_pointer()
             if self.options.archive and defer_archive:
                 # Compressing a full segment on the logging thread would stall it:
-                # the background flusher archives it (and close() at the latest).
+                # the background flusher archives it now, beside the logging thread
+                # (zstd and the file I/O release the GIL), and close() at the latest.
                 self._archive_backlog = True
+                self._wake.set()
             elif self.options.archive:
                 self._archive(seg)
             self._apply_retention_locked()
@@ -1208,6 +1211,7 @@ class FileStream:
         if self._closed:
             return
         self._stop.set()
+        self._wake.set()
         self._thread.join(timeout=5)
         try:
             self.seal()
@@ -1353,14 +1357,18 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reopen_after_fork)
 
 
-def _flusher(ref: Callable[[], FileStream | None], stop: threading.Event) -> None:
+def _flusher(
+    ref: Callable[[], FileStream | None], stop: threading.Event, wake: threading.Event
+) -> None:
     while True:
         stream = ref()
         if stream is None:
             return
         interval = stream.options.flush_interval
         del stream
-        if stop.wait(interval):
+        wake.wait(interval)
+        wake.clear()
+        if stop.is_set():
             return
         stream = ref()
         if stream is None:
