@@ -110,7 +110,7 @@ def test_indexes_exist(url: str, schema: str, tmp_path: Path) -> None:
         ).fetchall()
     defs = dict(rows)
     assert "USING brin (ts_us)" in defs["entries_ts_brin"]
-    assert "USING gin (body jsonb_path_ops)" in defs["entries_body"]
+    assert "USING gin (details jsonb_path_ops)" in defs["entries_details"]
     assert "USING gin (tsv)" in defs["entries_tsv"]
     for name in ("entries_actor_ts", "entries_type_ts", "entries_resource_ts", "entries_event_id"):
         assert name in defs

@@ -48,7 +48,7 @@ from logging_audit.ledger.framing import MAC_SUFFIX_LEN
 
 __all__ = ["AppendBatch", "catch_up_keys", "insert_checkpoint", "row_from_line"]
 
-STREAM_CHUNK = 1024
+STREAM_CHUNK = 256
 """Events per chunk when :meth:`AppendBatch.insert_events` streams a large batch."""
 
 _NUL_ESCAPE = b"\\u0000"

@@ -29,8 +29,8 @@ __all__ = [
     "derive_index",
     "event_search_text",
     "index_text",
-    "json_body",
-    "json_body_of",
+    "json_details",
+    "json_document",
     "search_text",
     "text_of",
     "ts_to_us",
@@ -202,18 +202,17 @@ def _sanitize(value: Any) -> Any:
     return value
 
 
-def json_body(entry: Entry) -> dict[str, Any] | None:
-    """The JSONB document kept beside an event in PostgreSQL: its fields, NUL-mapped.
+def json_details(entry: Entry) -> Any:
+    """The ``details`` JSONB document kept beside an event in PostgreSQL, NUL-mapped.
 
-    ``None`` for ledger records.
+    ``None`` for ledger records and for events without details.
     """
-    if entry.ledger_kind is not None or entry.fields.get("audit") != EVENT_FORMAT:
+    fields = entry.fields
+    if entry.ledger_kind is not None or fields.get("audit") != EVENT_FORMAT:
         return None
-    return json_body_of(entry.fields)
+    return _sanitize(fields.get("details"))
 
 
-def json_body_of(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """:func:`json_body` of an event's fields: every string and key NUL-mapped."""
-    body = _sanitize(dict(fields))
-    assert isinstance(body, dict)
-    return body
+def json_document(value: Any) -> Any:
+    """``value`` (JSON-native) as PostgreSQL can hold it: every string and key NUL-mapped."""
+    return _sanitize(value)

@@ -3,10 +3,10 @@
 - Tables live in one schema per stream (default ``logaudit``), created on first use.
 - Appends are serialised per stream by a transaction-level advisory lock
   (``pg_advisory_xact_lock``) keyed by the schema; batches go in with ``COPY``.
-- Each event keeps a ``body jsonb`` copy of its fields (GIN, ``jsonb_path_ops``)
-  for nested-field search, and its search words with a generated ``tsvector``
-  (GIN) for text search;
-  a BRIN index covers time.
+- Each event keeps a ``details jsonb`` copy of its details (GIN,
+  ``jsonb_path_ops``) for nested-field search, and its lexemes
+  (:mod:`~logging_audit.audit.lexemes`) with a ``tsvector`` generated from them
+  (GIN) for text search; a BRIN index covers time.
 - :func:`grant_appender_role` gives an application role INSERT and SELECT on
   the entries and checkpoints (it can neither UPDATE nor DELETE them), UPDATE
   on the single state row and legal holds. Retention's DELETE needs the owner.
@@ -34,8 +34,9 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
 from logging_audit.audit.driver import ENTRY_COLUMNS, EntryRow
-from logging_audit.audit.index import json_body, json_body_of, search_text
+from logging_audit.audit.index import json_details, json_document, search_text
 from logging_audit.audit.keys import KeyConfig
+from logging_audit.audit.lexemes import lexemes
 from logging_audit.audit.limits import DEFAULT_LIMITS, Limits
 from logging_audit.audit.postgres_schema import POSTGRES_MIGRATIONS
 from logging_audit.audit.sql import POSTGRES, Dialect
@@ -47,7 +48,7 @@ from logging_audit.ledger import Entry
 __all__ = ["PostgresDriver", "PostgresEventStore", "grant_appender_role"]
 
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-_COLUMNS = (*ENTRY_COLUMNS, "search_text", "body")
+_COLUMNS = (*ENTRY_COLUMNS, "search_text", "details")
 _INSERT = (
     f"INSERT INTO entries ({', '.join(_COLUMNS)}) "  # noqa: S608 (names only; values bound)
     f"VALUES ({', '.join(['%s'] * (len(ENTRY_COLUMNS) + 1))}, %s::jsonb)"
@@ -82,30 +83,37 @@ def _map_error(exc: psycopg.Error, where: str) -> Exception:
     return StorageError(f"{where}: {exc}")
 
 
-def _body_json(fields: Mapping[str, Any] | None, line: bytes) -> bytes | None:
-    """The ``body`` column of a row as JSON: :func:`json_body` of its entry."""
-    if fields is None:
+def _details_json(fields: Mapping[str, Any] | None, line: bytes) -> bytes | None:
+    """The ``details`` column of a row as JSON: :func:`json_details` of its entry."""
+    details = None if fields is None else fields.get("details")
+    if details is None:
         return None
-    body = {k: v for k, v in fields.items() if k not in _LEDGER_FIELDS}
-    if _NUL_ESCAPE in line:  # some string holds a NUL: map it as json_body does
-        body = json_body_of(body)
-    return orjson.dumps(body)
+    if _NUL_ESCAPE in line:  # some string holds a NUL: map it as json_details does
+        details = json_document(details)
+    return orjson.dumps(details)
 
 
-def _body(fields: Mapping[str, Any] | None, line: bytes) -> str | None:
-    """:func:`_body_json` as text, for an INSERT parameter (``%s::jsonb``)."""
-    data = _body_json(fields, line)
-    return None if data is None else data.decode()
+def _values(row: EntryRow) -> list[Any]:
+    """The row's columns with the search text as lexemes (schema 3), ``details`` last to add."""
+    values = list(row.columns)
+    values[-1] = lexemes(values[-1])
+    return values
+
+
+def _insert_params(row: EntryRow) -> tuple[Any, ...]:
+    """Parameters of :data:`_INSERT` for ``row`` (``details`` as JSON text, cast there)."""
+    data = _details_json(row.fields, row.line)
+    return (*_values(row), None if data is None else data.decode())
 
 
 def _as_is(data: Any) -> Any:
     return data
 
 
-def _copy_body(fields: Mapping[str, Any] | None, line: bytes) -> Jsonb | None:
-    """The ``body`` value for a binary COPY: the JSON bytes, sent without parsing again."""
-    data = _body_json(fields, line)
-    return None if data is None else Jsonb(data, dumps=_as_is)
+def _copy_row(row: EntryRow) -> tuple[Any, ...]:
+    """``row`` for a binary COPY: ``details`` as its JSON bytes, sent without parsing again."""
+    data = _details_json(row.fields, row.line)
+    return (*_values(row), None if data is None else Jsonb(data, dumps=_as_is))
 
 
 class _PgTx:
@@ -144,12 +152,12 @@ class _PgTx:
         try:
             with self._conn.cursor() as cur:
                 if isinstance(rows, Sequence) and len(rows) < _COPY_MIN:
-                    cur.executemany(_INSERT, [(*r.columns, _body(r.fields, r.line)) for r in rows])
+                    cur.executemany(_INSERT, [_insert_params(r) for r in rows])
                     return
                 with cur.copy(_COPY) as copy:
                     copy.set_types(_COPY_TYPES)
                     for r in rows:  # sent as made: the server works while the next rows are
-                        copy.write_row((*r.columns, _copy_body(r.fields, r.line)))
+                        copy.write_row(_copy_row(r))
         except psycopg.Error as exc:
             raise _map_error(exc, self._where) from exc
 
@@ -159,7 +167,7 @@ class PostgresDriver:
 
     dialect: Dialect = POSTGRES
     backend: str = "postgres"
-    extra_columns: tuple[str, ...] = ("search_text", "body")
+    extra_columns: tuple[str, ...] = ("search_text", "details")
 
     def __init__(self, url: str, *, schema: str = "logaudit") -> None:
         """Connect to ``url`` (a libpq URL or DSN); create ``schema`` if it does not exist."""
@@ -239,8 +247,8 @@ class PostgresDriver:
             conn.close()
 
     def compare_extras(self, entry: Entry, stored: Sequence[Any]) -> list[str]:
-        bad = ["search_text"] if stored[0] != search_text(entry) else []
-        return bad + (["body"] if stored[1] != json_body(entry) else [])
+        bad = ["search_text"] if stored[0] != lexemes(search_text(entry)) else []
+        return bad + (["details"] if stored[1] != json_details(entry) else [])
 
     def table_exists(self, tx: Any, name: str) -> bool:
         row = tx.one("SELECT to_regclass(?)", (f"{self.schema}.{name}",))

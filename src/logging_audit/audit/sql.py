@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from logging_audit.audit.index import KIND_EVENT, index_text
+from logging_audit.audit.lexemes import MAX_LEXEME_CHARS, tsquery
 from logging_audit.audit.query import Condition, EventQuery, text_terms
 
 __all__ = ["POSTGRES", "SQLITE", "CursorPosition", "Dialect", "compile_query"]
@@ -87,7 +88,11 @@ class SqliteDialect(Dialect):
         return f"instr({expr}, ?) > 0"
 
     def text_match(self, text: str) -> tuple[str, list[Any]]:
-        match = " ".join('"' + t.replace('"', '""') + '"' for t in text_terms(text))
+        # as in PostgreSQL, a word too long to be a lexeme is left out of the search
+        terms = [t for t in text_terms(text) if len(t) <= MAX_LEXEME_CHARS]
+        if not terms:
+            return self.false(), []
+        match = " ".join('"' + t.replace('"', '""') + '"' for t in terms)
         return "seq IN (SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?)", [match]
 
     @staticmethod
@@ -141,8 +146,16 @@ class SqliteDialect(Dialect):
         raise AssertionError(op)  # pragma: no cover
 
 
+_PG_TYPE = "jsonb_typeof(details #> ?)"
+_PG_STRING = f"(CASE WHEN {_PG_TYPE} = 'string' THEN details #>> ? END)"
+
+
 class PostgresDialect(Dialect):
-    """PostgreSQL: the JSONB ``body`` column (containment uses its GIN index), tsvector text."""
+    """PostgreSQL: the JSONB ``details`` column (containment uses its GIN index), tsvector text.
+
+    Paths are ``details.<path>``: the column holds the details, so SQL paths
+    start after ``details``.
+    """
 
     name = "postgres"
 
@@ -153,27 +166,28 @@ class PostgresDialect(Dialect):
         return f"strpos({expr}, ?) > 0"
 
     def text_match(self, text: str) -> tuple[str, list[Any]]:
-        return "tsv @@ plainto_tsquery('simple', ?)", [" ".join(text_terms(text))]
+        query = tsquery(text_terms(text))
+        if query is None:  # every word too long to be a lexeme: nothing holds it
+            return self.false(), []
+        return "tsv @@ ?::tsquery", [query]
 
     @staticmethod
     def _doc(cond: Condition, value: Any) -> str:
         doc: Any = value
-        for part in reversed(cond.field.path):
+        for part in reversed(cond.field.path[1:]):
             doc = {index_text(part): doc}
         return orjson.dumps(doc).decode()
 
     def _eq(self, cond: Condition, value: Any) -> tuple[str, list[Any]]:
         if isinstance(value, str):
             value = index_text(value)
-        return "body @> ?::jsonb", [self._doc(cond, value)]
+        return "details @> ?::jsonb", [self._doc(cond, value)]
 
     def json_condition(self, cond: Condition) -> tuple[str, list[Any]]:
-        path = [index_text(p) for p in cond.field.path]
+        path = [index_text(p) for p in cond.field.path[1:]]
         op, value = cond.op, cond.value
         if op == "exists":
-            return f"COALESCE(jsonb_typeof(body #> ?), 'null') {'<>' if value else '='} 'null'", [
-                path
-            ]
+            return f"COALESCE({_PG_TYPE}, 'null') {'<>' if value else '='} 'null'", [path]
         if op == "eq":
             return self._eq(cond, value)
         if op in ("in", "not_in", "ne"):
@@ -182,19 +196,19 @@ class PostgresDialect(Dialect):
             sql = " OR ".join(p for p, _ in parts) or "false"
             params = [x for _, ps in parts for x in ps]
             if any(v is None for v in values):
-                sql += " OR COALESCE(jsonb_typeof(body #> ?), 'null') = 'null'"
+                sql += f" OR COALESCE({_PG_TYPE}, 'null') = 'null'"
                 params.append(path)
             if op == "in":
                 return f"({sql})", params
             return f"NOT COALESCE(({sql}), false)", params
         if op in _CMP:
             if isinstance(value, str):
-                expr = "(CASE WHEN jsonb_typeof(body #> ?) = 'string' THEN body #>> ? END)"
+                expr = _PG_STRING
                 return f'{expr} COLLATE "C" {_CMP[op]} ?', [path, path, index_text(value)]
-            expr = "(CASE WHEN jsonb_typeof(body #> ?) = 'number' THEN (body #>> ?)::numeric END)"
+            expr = f"(CASE WHEN {_PG_TYPE} = 'number' THEN (details #>> ?)::numeric END)"
             return f"{expr} {_CMP[op]} ?", [path, path, value]
         if op == "contains":
-            expr = "(CASE WHEN jsonb_typeof(body #> ?) = 'string' THEN body #>> ? END)"
+            expr = _PG_STRING
             return f"strpos({expr}, ?) > 0", [path, path, index_text(value)]
         raise AssertionError(op)  # pragma: no cover
 

@@ -268,3 +268,24 @@ def test_derived_columns_do_not_depend_on_key_order(store: AuditStore) -> None:
     store.append([_ev(details=details)])
     assert store.verify_integrity().verified
     assert len(store.search(EventQuery.build({"text": "inner first"}), TOP).events) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("document", True),  # a part of resource document_456: "_" separates words
+        ("DOCUMENT_456", True),  # case and "_" as the index saw them
+        ("cafe", True),  # diacritics are folded: Café
+        ("CAFÉ crème", True),
+        ("creme brulee", False),  # every word must be there
+        ("x" * 600, False),  # a word too long to be a lexeme matches nothing...
+        ("x" * 600 + " crème", True),  # ...and is left out of the search
+    ],
+)
+def test_text_search_words_are_the_same_on_every_backend(
+    store: AuditStore, text: str, found: bool
+) -> None:
+    ev = _ev(resource="document_456", details={"note": "Café crème", "blob": "x" * 600})
+    store.append([ev, _ev(details={"note": "unrelated"})])
+    events = store.search(EventQuery.build({"text": text}), TOP).events
+    assert [e.event for e in events] == ([ev] if found else [])
