@@ -13,7 +13,7 @@ import base64
 import binascii
 import hmac
 from binascii import b2a_base64
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -29,14 +29,14 @@ from logging_audit.ledger.framing import (
     unframe_line,
 )
 from logging_audit.ledger.frontier import Frontier
-from logging_audit.ledger.hashing import _LEAF, leaf_hash
+from logging_audit.ledger.hashing import _LEAF, _NODE, leaf_hash
 from logging_audit.ledger.notes import verify_note
 from logging_audit.ledger.prune import PRUNE, StreamStart
 from logging_audit.ledger.report import Failure, FailureKind, PrunedRange, VerificationReport
 from logging_audit.ledger.seals import SEAL, MacKey, evolve_key, verify_mac
 from logging_audit.ledger.verifier import VerifierMaterial
 
-__all__ = ["StreamVerifier", "verify_stream"]
+__all__ = ["SegmentSummary", "SegmentVerifier", "StreamVerifier", "verify_stream"]
 
 LineInput = bytes | tuple[str | None, int, bytes]
 
@@ -282,6 +282,173 @@ class StreamVerifier:
         else:
             self._pending = item
 
+    def feed_many(
+        self,
+        lines: Sequence[bytes],
+        *,
+        segment: str | None = None,
+        first_line: int = 1,
+        terminated: bool = True,
+    ) -> None:
+        """Feed consecutive lines of one segment: ``lines[i]`` is line ``first_line + i``.
+
+        The same as calling :meth:`feed` for each line, only faster. Lines may
+        come with or without their ``\n`` (as ``bytes.split(b"\n")`` leaves
+        them); ``terminated=False`` says that the last one had none in the file
+        (a torn last line), which matters only for a line ending in ``\r``.
+        """
+        i, n = 0, len(lines)
+        while i < n:
+            i = self._fast_run(lines, i, segment, first_line)
+            if i < n:
+                data = lines[i]
+                if data[-1:] == b"\r" and (terminated or i < n - 1):
+                    data += b"\n"  # the file had "\r\n": let unframe_line strip both
+                self.feed(data, segment=segment, line=first_line + i)
+                i += 1
+
+    def _fast_run(self, lines: Sequence[bytes], i: int, segment: str | None, first: int) -> int:
+        """Accept ordinary lines from ``lines[i]`` on, as :meth:`_try_fast` would one by one.
+
+        The state the fast path reads and writes is kept in locals for the run;
+        returns the index of the first line that must go the long way.
+        """
+        epoch = self._epoch
+        if (
+            self._pending is not None
+            or self._held is not None
+            or epoch is None
+            or self._epoch_sealed
+            or self._pending_mac_fail is not None
+            or self._suppress_chain
+            or self._last_flagged
+            or self._prev is None
+        ):
+            return i
+        mac_key = self._mac
+        if self._mac_epoch == epoch and mac_key is not None:
+            inner, outer = mac_key.states()
+            checked = True
+        elif epoch in self._unchecked and epoch not in self._checked:
+            inner = outer = None
+            checked = False
+        else:
+            return i
+        n_lines = len(lines)
+        start = i
+        expected = first_seq = self._expected
+        prev = self._prev
+        prev_b64 = b2a_base64(prev, newline=False).decode("ascii")
+        frontier = self._frontier
+        hashes = frontier._hashes  # Frontier.append is inlined below (same package)
+        fsize = frontier._size
+        fstart = frontier._start
+        ring = self._ring
+        cps = self._cps
+        next_cp = min((c for c in cps if c > fsize), default=-1)
+        dirty = self._epoch_dirty
+        loads = orjson.loads
+        decode_error = orjson.JSONDecodeError
+        b64 = b2a_base64
+        same = hmac.compare_digest
+        leaf0 = _LEAF.copy
+        node0 = _NODE.copy
+        canonical = _CANONICAL_LAST
+        last_entry = b""
+        while i < n_lines:
+            data = lines[i]
+            n = len(data)
+            if data.endswith(b"\n"):
+                n -= 1
+            if (
+                n < 60
+                or not data.startswith(b',"mac":"', n - 54)
+                or not data.startswith(b'"}', n - 2)
+                or not data.startswith(b"{")
+                or data[n - 4] not in canonical
+            ):
+                break
+            entry = data[: n - 54] + b"}"
+            try:
+                obj = loads(entry)
+            except decode_error:
+                break
+            if type(obj) is not dict:
+                break
+            seq = obj.get("seq")
+            got_epoch = obj.get("epoch")
+            if (
+                seq != expected
+                or type(seq) is not int
+                or got_epoch != epoch
+                or type(got_epoch) is not int
+                or obj.get("prev") != prev_b64
+                or type(obj.get("ts")) is not str
+                or "ledger" in obj
+                or "mac" in obj
+            ):
+                break
+            if checked:
+                ih = inner.copy()
+                ih.update(entry)
+                oh = outer.copy()
+                oh.update(ih.digest())
+                if not same(b64(oh.digest(), newline=False), data[n - 46 : n - 2]):
+                    break
+            else:
+                try:
+                    base64.b64decode(data[n - 46 : n - 2], validate=True)
+                except (binascii.Error, ValueError):
+                    break
+            h = leaf0()
+            h.update(entry)
+            prev = h.digest()
+            if not dirty:
+                dirty = True
+                self._epoch_dirty = True
+                self._epoch_first_seq = seq
+            node = prev
+            if fstart == 0:
+                carry = fsize
+                while carry & 1:
+                    nh = node0()
+                    nh.update(hashes.pop() + node)
+                    node = nh.digest()
+                    carry >>= 1
+            else:
+                end = fsize + 1
+                bit = 1
+                while not end & bit and end - fstart >= bit << 1:
+                    nh = node0()
+                    nh.update(hashes.pop() + node)
+                    node = nh.digest()
+                    bit <<= 1
+            hashes.append(node)
+            fsize += 1
+            prev_b64 = b64(prev, newline=False).decode("ascii")
+            ring[seq % _RECENT] = (seq, prev)
+            expected = seq + 1
+            last_entry = entry
+            i += 1
+            if fsize == next_cp:
+                frontier._size = fsize
+                self._check_checkpoints()
+                next_cp = min((c for c in cps if c > fsize), default=-1)
+        done = i - start
+        if done:
+            frontier._size = fsize
+            self._prev = prev
+            self._expected = expected
+            self._count += done
+            self._budget += _EVOLVE_PER_LINE * done
+            self._last = None
+            self._last_fast = (segment, first + i - 1, last_entry, prev)
+            rep = self.report
+            if rep.first_seq is None:
+                rep.first_seq = first_seq
+            rep.last_seq = expected - 1
+        return i
+
     def _try_fast(self, data: bytes, segment: str | None, number: int) -> bool:
         """Accept an ordinary line without building any object; False sends it the long way.
 
@@ -374,6 +541,133 @@ class StreamVerifier:
             segment, number, entry, digest = self._last_fast
             self._last = _Item(segment, number, entry=parse_entry(entry), h=digest)
         return self._last
+
+    # -- stitching segments verified on their own ----------------------------
+    @property
+    def checkpoint_sizes(self) -> frozenset[int]:
+        """Tree sizes of the checkpoints not yet compared (for a :class:`SegmentVerifier`)."""
+        return frozenset(self._cps)
+
+    def _pristine(self) -> bool:
+        """No failure so far and nothing pending that could still become one."""
+        return (
+            not self.report.failures
+            and self._held is None
+            and self._pending_mac_fail is None
+            and self._pending_break is None
+            and not self._deferred_cps
+            and not self._tree_broken
+            and not self._suppress_chain
+            and not self._last_flagged
+            and not self._foreign
+            and self._prev is not None
+        )
+
+    def _root_with(self, subtrees: Sequence[tuple[int, bytes]]) -> bytes:
+        frontier = self._frontier.copy()
+        frontier.extend_subtrees(subtrees)
+        return frontier.root()
+
+    def adopt_segment(self, summary: SegmentSummary) -> bool:
+        """Take a segment that a :class:`SegmentVerifier` walked on its own, as if fed here.
+
+        Returns True when the segment was taken: the state and report are then
+        exactly what feeding its lines one by one would have made them. Returns
+        False when that cannot be shown simply (a failure so far, the segment
+        does not continue the chain, tree or epochs where this walk stands, a
+        seal or checkpoint root differs…): the caller then feeds the segment's
+        lines instead, which reports whatever there is to report.
+        """
+        s = summary
+        if not self._pristine():
+            return False
+        pending = self._pending
+        if pending is not None:
+            # A line held for look-ahead (typically the seal ending the previous
+            # segment): when it continues the chain with a MAC that did not fail,
+            # what follows it cannot change how it is taken, so take it now.
+            e = pending.entry
+            if (
+                e is None
+                or pending.mac_state is False
+                or e.seq != self._expected
+                or e.prev != self._prev
+            ):
+                return False
+            self._pending = None
+            self._process(pending, None)
+            if not self._pristine():
+                return False
+        if (
+            s.first_seq != self._expected
+            or self._frontier.size != s.first_seq
+            or s.first_prev != self._prev
+            or (self._key_epoch is not None and s.first_epoch < self._key_epoch)
+        ):
+            return False
+        e1 = s.first_epoch
+        if self._epoch is None or e1 > self._epoch:
+            if self._epoch is not None and self._epoch_dirty and not self._epoch_sealed:
+                return False  # a missing seal: the walk reports it
+            continuing = False
+        elif e1 == self._epoch and not self._epoch_sealed:
+            continuing = True
+        else:
+            return False
+        for subtrees, root in s.seals:
+            if self._root_with(subtrees) != root:
+                return False
+        snapshots = dict(s.checkpoints)
+        hits = []
+        for size in sorted(self._cps):
+            if not s.first_seq < size <= s.end_seq:
+                continue
+            if size not in snapshots:
+                return False
+            root = self._root_with(snapshots[size])
+            if any(ref.cp.root_hash != root for ref in self._cps[size]):
+                return False
+            hits.append(size)
+        # Everything checks out: take the segment's end state.
+        self._frontier.extend_subtrees(s.subtrees)
+        self._expected = s.end_seq
+        self._prev = s.last_hash
+        self._count += s.lines
+        self._budget += _EVOLVE_PER_LINE * s.lines
+        if s.key_epoch is not None and (self._key_epoch is None or s.key_epoch > self._key_epoch):
+            # Failure-free walks derive keys forward only, so the evolution budget
+            # spent is the same whether the keys were derived here or there.
+            key = self._key_for(s.key_epoch)
+            assert key is not None
+            self._mac = MacKey(key)
+            self._mac_epoch = s.key_epoch
+        self._checked.update(s.checked)
+        self._unchecked.update(s.unchecked)
+        if continuing and s.epoch == e1:
+            # The segment continued (and maybe sealed) the open epoch.
+            if not self._epoch_dirty:
+                self._epoch_first_seq = s.epoch_first_seq
+            self._epoch_dirty = self._epoch_dirty or s.epoch_dirty
+        else:
+            self._epoch_dirty = s.epoch_dirty
+            self._epoch_first_seq = s.epoch_first_seq
+        self._epoch = s.epoch
+        self._epoch_sealed = s.epoch_sealed
+        ring = self._ring
+        for seq, h in s.recent:
+            ring[seq % _RECENT] = (seq, h)
+        self._last = None
+        self._last_fast = (s.segment, s.last_line, s.last_entry, s.last_hash)
+        rep = self.report
+        if rep.first_seq is None:
+            rep.first_seq = s.first_seq
+        rep.last_seq = s.end_seq - 1
+        rep.seals_verified += s.seals_verified
+        for size in hits:
+            refs = self._cps.pop(size)
+            rep.checkpoints_verified += len(refs)
+            rep.covered_size = max(rep.covered_size, size)
+        return True
 
     def finish(self) -> VerificationReport:
         """Process what is left and return the report."""
@@ -731,11 +1025,15 @@ class StreamVerifier:
                 f"seal claims size {size!r} but {self._frontier.size} entries precede it",
             )
             return
-        if not self._tree_broken and root_b != self._frontier.root():
+        if not self._tree_broken and not self._seal_root_matches(root_b):
             self._fail_at(cur, FailureKind.SEAL_MISMATCH, "seal's root differs from the stream's")
             return
         if cur.mac_state is not False:
             self.report.seals_verified += 1
+
+    def _seal_root_matches(self, root: bytes) -> bool:
+        """Whether a seal's root is the stream's root before it (a segment walk defers this)."""
+        return root == self._frontier.root()
 
     def _check_prune(self, cur: _Item, e: Entry) -> None:
         origin = e.fields.get("origin")
@@ -761,6 +1059,148 @@ class StreamVerifier:
             return
         rng = self.report.pruned[0]
         self.report.pruned[0] = PrunedRange(rng.first, rng.last, recorded.reason, True)
+
+
+Subtrees = tuple[tuple[int, bytes], ...]
+"""``(height, root hash)`` of aligned perfect subtrees, left to right (see :class:`Frontier`)."""
+
+
+@dataclass(frozen=True)
+class SegmentSummary:
+    """One segment walked on its own without any failure: what stitching it on needs.
+
+    Made by :meth:`SegmentVerifier.summary` (typically in a worker process) and
+    taken by :meth:`StreamVerifier.adopt_segment`. It is O(log n) in size: the
+    leaf range as aligned subtrees, the same at each seal and checkpoint size
+    (whose roots only the stitching walk can compute), the chain's ends, the
+    epoch and key state, and the last few leaf hashes.
+    """
+
+    segment: str | None
+    lines: int
+    first_seq: int
+    first_prev: bytes
+    first_epoch: int
+    end_seq: int
+    last_hash: bytes
+    last_line: int
+    last_entry: bytes
+    subtrees: Subtrees
+    seals: tuple[tuple[Subtrees, bytes], ...]
+    checkpoints: tuple[tuple[int, Subtrees], ...]
+    epoch: int
+    epoch_sealed: bool
+    epoch_dirty: bool
+    epoch_first_seq: int | None
+    key_epoch: int | None
+    checked: frozenset[int]
+    unchecked: frozenset[int]
+    seals_verified: int
+    recent: tuple[tuple[int, bytes], ...]
+
+
+class SegmentVerifier(StreamVerifier):
+    """Walks one segment on its own, assuming it continues a stream that is intact so far.
+
+    It takes the segment's first line at its word (its seq, prev and epoch) and
+    checks everything else exactly as :class:`StreamVerifier` does, with the
+    same code; what it cannot know (roots, which need the tree before the
+    segment) it records for :meth:`StreamVerifier.adopt_segment` to check.
+    :meth:`summary` is ``None`` whenever anything at all was found: the walk
+    then feeds the segment itself and reports it.
+    """
+
+    def __init__(
+        self,
+        material: VerifierMaterial,
+        *,
+        segment: str | None = None,
+        checkpoint_sizes: Collection[int] = (),
+    ) -> None:
+        """Prepare to walk ``segment``; ``checkpoint_sizes`` are the tree sizes checkpoints sign."""
+        super().__init__(
+            VerifierMaterial(material.origin, (), material.epoch0_key, material.current_epoch)
+        )
+        self._segment = segment
+        self._cp_sizes = frozenset(checkpoint_sizes)
+        self._anchored = False
+        self._unusable = False
+        self._first: tuple[int, bytes, int] | None = None
+        self._seal_roots: list[tuple[Subtrees, bytes]] = []
+        self._cp_snaps: list[tuple[int, Subtrees]] = []
+
+    def feed(self, data: bytes, *, segment: str | None = None, line: int | None = None) -> None:
+        """Feed the next line; the first one anchors the walk (see the class docstring)."""
+        if not self._anchored:
+            self._anchored = True
+            try:
+                e = parse_entry(unframe_line(data)[0])
+            except FramingError:
+                self._unusable = True
+            else:
+                self._first = (e.seq, e.prev, e.epoch)
+                self._expected = e.seq
+                self._prev = e.prev
+                self._frontier = Frontier(start=e.seq)
+                self._cps = {size: [] for size in self._cp_sizes if size > e.seq}
+        super().feed(data, segment=segment, line=line)
+
+    def _check_checkpoints(self) -> None:
+        size = self._frontier.size
+        if self._cps.pop(size, None) is not None:
+            self._cp_snaps.append((size, self._frontier.subtrees()))
+
+    def _seal_root_matches(self, root: bytes) -> bool:
+        self._seal_roots.append((self._frontier.subtrees(), root))
+        return True
+
+    def _check_prune(self, cur: _Item, e: Entry) -> None:
+        # Whether a prune entry confirms the stream's start is for the whole walk to say.
+        self._unusable = True
+
+    def summary(self) -> SegmentSummary | None:
+        """The segment's summary, or ``None`` if it must be walked line by line after all."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._process(pending, None)
+        last = self._last_item()
+        if (
+            self._unusable
+            or self._first is None
+            or last is None
+            or last.entry is None
+            or last.h is None
+            or self._epoch is None
+            or not self._pristine()
+        ):
+            return None
+        first_seq, first_prev, first_epoch = self._first
+        recent = sorted(
+            (slot for slot in self._ring if slot is not None and slot[0] >= first_seq),
+        )
+        return SegmentSummary(
+            segment=self._segment,
+            lines=self._count,
+            first_seq=first_seq,
+            first_prev=first_prev,
+            first_epoch=first_epoch,
+            end_seq=self._expected,
+            last_hash=last.h,
+            last_line=last.line,
+            last_entry=last.entry.raw,
+            subtrees=self._frontier.subtrees(),
+            seals=tuple(self._seal_roots),
+            checkpoints=tuple(self._cp_snaps),
+            epoch=self._epoch,
+            epoch_sealed=self._epoch_sealed,
+            epoch_dirty=self._epoch_dirty,
+            epoch_first_seq=self._epoch_first_seq,
+            key_epoch=self._key_epoch,
+            checked=frozenset(self._checked),
+            unchecked=frozenset(self._unchecked),
+            seals_verified=self.report.seals_verified,
+            recent=tuple(recent),
+        )
 
 
 def _signers(note: str) -> set[tuple[str, int | None]]:
