@@ -1,9 +1,15 @@
-"""Verify a file stream directory: every segment and archive, checkpoints, manifest digests."""
+"""Verify a file stream directory: every segment and archive, checkpoints, manifest digests.
+
+Each segment is read once: its lines go to the verifier in batches while the
+file's bytes are hashed for the manifest digest. With ``jobs`` > 1, segments
+are walked in worker processes and stitched on in order (ADR 0035); the
+report is the one a single walk makes.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from logging_audit.errors import Error, StorageError
@@ -12,11 +18,17 @@ from logging_audit.ledger.verifier import VerifierMaterial
 from logging_audit.ledger.verify import StreamVerifier
 from logging_audit.storage.files.layout import StreamLayout
 from logging_audit.storage.files.manifest import Manifest, SegmentInfo
-from logging_audit.storage.files.reading import iter_segment_lines, read_checkpoints
+from logging_audit.storage.files.parallel_verify import SegmentPool, SegmentResult, plan_workers
+from logging_audit.storage.files.reading import (
+    iter_segment_lines,
+    read_checkpoints,
+    read_segment_once,
+)
 
 __all__ = ["find_streams", "verify_stream_dir"]
 
 Progress = Callable[[int], None]
+KeyFor = Callable[[str], bytes]
 
 
 def find_streams(path: Path) -> list[Path]:
@@ -42,14 +54,19 @@ def verify_stream_dir(
     material: VerifierMaterial,
     *,
     trusted_checkpoint: str | None = None,
-    key_for: Callable[[str], bytes] | None = None,
+    key_for: KeyFor | None = None,
     progress: Progress | None = None,
+    jobs: int | None = None,
 ) -> VerificationReport:
     """Verify the stream in ``path`` and return the report (never raises for tampering).
 
     Storage-level findings (a listed segment or archive missing, a closed one
     whose digest changed, one that cannot be read) are failures in the same
-    report, next to what the ledger's walk finds.
+    report, next to what the ledger's walk finds. ``jobs`` is how many worker
+    processes may walk segments in parallel: ``None`` uses every CPU when that
+    pays (enough segments and records, and this process runs no other thread
+    so workers can be forked), 1 walks in this process. The report does not
+    depend on it.
     """
     layout = StreamLayout(path)
     manifest = Manifest.load(layout.manifest)
@@ -69,49 +86,105 @@ def verify_stream_dir(
         start=manifest.start(),
     )
     pruned = set(manifest.pruned.get("segments", [])) if manifest.pruned else set()
-    fed = 0
-    for seg in manifest.segments:
-        if seg.id in pruned:
-            continue
-        name = seg.archive.file if seg.archive is not None else seg.file
-        _check_digest(layout, seg, storage)
-        try:
-            for number, line in enumerate(_lines(layout, seg, key_for), 1):
-                verifier.feed(line, segment=name, line=number)
-                fed += 1
-                if progress is not None and fed % 65536 == 0:
-                    progress(65536)
-        except StorageError as exc:
-            kind = (
-                FailureKind.MISSING_SEGMENT
-                if "missing" in str(exc)
-                else FailureKind.UNREADABLE_SEGMENT
-            )
-            storage.append(Failure(kind, str(exc), seq=seg.first_seq, segment=name))
-        except Error as exc:
-            storage.append(
-                Failure(FailureKind.UNREADABLE_SEGMENT, str(exc), seq=seg.first_seq, segment=name)
-            )
-    if progress is not None:
-        progress(fed % 65536)
+    segments = [seg for seg in manifest.segments if seg.id not in pruned]
+    plan = plan_workers(jobs, segments)
+    pool = None
+    if plan is not None:
+        workers, context = plan
+        sizes = verifier.checkpoint_sizes
+        pool = SegmentPool(layout, material, key_for, sizes, workers, context)
+    try:
+        results = pool.results(segments) if pool is not None else None
+        for seg in segments:
+            if results is not None:
+                res = next(results)
+                if res.summary is not None and verifier.adopt_segment(res.summary):
+                    _compare_digest(layout, seg, res, storage)
+                    if progress is not None:
+                        progress(res.summary.lines)
+                    continue
+            _walk_segment(verifier, layout, seg, key_for, storage, progress)
+    finally:
+        if pool is not None:
+            pool.close()
     report = verifier.finish()
     report.failures[:0] = storage
     return report
 
 
-def _lines(
-    layout: StreamLayout, seg: SegmentInfo, key_for: Callable[[str], bytes] | None
-) -> Iterator[bytes]:
-    return iter_segment_lines(layout, seg, key_for)
+def _walk_segment(
+    verifier: StreamVerifier,
+    layout: StreamLayout,
+    seg: SegmentInfo,
+    key_for: KeyFor | None,
+    storage: list[Failure],
+    progress: Progress | None,
+) -> None:
+    """Feed one segment's lines to the verifier, reading the file once when possible."""
+    name = seg.archive.file if seg.archive is not None else seg.file
+    one = read_segment_once(layout, seg, key_for)
+    if one is not None:
+        line = 1
+        for lines, terminated in one.batches:
+            verifier.feed_many(lines, segment=name, first_line=line, terminated=terminated)
+            line += len(lines)
+            if progress is not None:
+                progress(len(lines))
+        _compare_digest(layout, seg, SegmentResult(seg.id, one.path, one.sha256, None), storage)
+        return
+    # The single pass could not read it: read it line by line, which names what is wrong.
+    _check_digest(layout, seg, storage)
+    fed = 0
+    try:
+        for number, line_bytes in enumerate(iter_segment_lines(layout, seg, key_for), 1):
+            verifier.feed(line_bytes, segment=name, line=number)
+            fed += 1
+    except StorageError as exc:
+        kind = (
+            FailureKind.MISSING_SEGMENT if "missing" in str(exc) else FailureKind.UNREADABLE_SEGMENT
+        )
+        storage.append(Failure(kind, str(exc), seq=seg.first_seq, segment=name))
+    except Error as exc:
+        storage.append(
+            Failure(FailureKind.UNREADABLE_SEGMENT, str(exc), seq=seg.first_seq, segment=name)
+        )
+    if progress is not None:
+        progress(fed)
+
+
+def _recorded(seg: SegmentInfo) -> tuple[str, str] | None:
+    """The file whose digest the manifest recorded for ``seg``, and that digest."""
+    if seg.archive is not None:
+        return seg.archive.file, seg.archive.sha256
+    if seg.sha256 is not None:
+        return seg.file, seg.sha256
+    return None
+
+
+def _compare_digest(
+    layout: StreamLayout, seg: SegmentInfo, res: SegmentResult, out: list[Failure]
+) -> None:
+    """The digest check of a segment read in one pass (``res`` names the file and its digest)."""
+    recorded = _recorded(seg)
+    if recorded is None or res.path != layout.root / recorded[0]:
+        return
+    name, want = recorded
+    if res.sha256 != want:
+        out.append(
+            Failure(
+                FailureKind.SEGMENT_REPLACED,
+                f"{name} differs from the digest recorded when it was closed",
+                seq=seg.first_seq,
+                segment=name,
+            )
+        )
 
 
 def _check_digest(layout: StreamLayout, seg: SegmentInfo, out: list[Failure]) -> None:
-    if seg.archive is not None:
-        name, want = seg.archive.file, seg.archive.sha256
-    elif seg.sha256 is not None:
-        name, want = seg.file, seg.sha256
-    else:
+    recorded = _recorded(seg)
+    if recorded is None:
         return
+    name, want = recorded
     file = layout.root / name
     try:
         got = _digest(file)
