@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,14 @@ def _summary(stream: Path, report: VerificationReport, source: str) -> str:
     help="A trusted signed checkpoint (from a witness); catches tail truncation.",
 )
 @click.option("--encryption-key-file", type=_EXISTING, help="Needed only for encrypted archives.")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes walking segments in parallel (default: the number of CPUs, "
+    "when the log is large enough to gain). The report is the same for any value.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 def verify(
     log_dir: Path,
@@ -129,6 +138,7 @@ def verify(
     public_keys: tuple[str, ...],
     trusted: Path | None,
     encryption_key_file: Path | None,
+    jobs: int | None,
     as_json: bool,
 ) -> None:
     """Verify every stream under LOG_DIR (or the one stream it is). Exit 1 on any failure."""
@@ -146,7 +156,9 @@ def verify(
     for stream in streams:
         origin = Manifest.load(StreamLayout(stream).manifest).origin
         material, source = _material(stream, origin, verifiers, key_file, public_keys)
-        report = _verify_with_progress(stream, material, trusted_note, key_for, quiet=as_json)
+        report = _verify_with_progress(
+            stream, material, trusted_note, key_for, quiet=as_json, jobs=jobs
+        )
         ok = ok and report.verified
         if as_json:
             results.append({"stream": str(stream), "key_material": source, **report.to_dict()})
@@ -167,9 +179,12 @@ def _verify_with_progress(
     key_for: Any,
     *,
     quiet: bool,
+    jobs: int | None,
 ) -> VerificationReport:
     if quiet or not sys.stderr.isatty():
-        return verify_stream_dir(stream, material, trusted_checkpoint=trusted, key_for=key_for)
+        return verify_stream_dir(
+            stream, material, trusted_checkpoint=trusted, key_for=key_for, jobs=jobs
+        )
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     manifest = Manifest.load(StreamLayout(stream).manifest)
@@ -181,14 +196,26 @@ def _verify_with_progress(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         transient=True,
+        auto_refresh=False,  # no refresh thread: worker processes can then be forked
     ) as bar:
         task = bar.add_task(f"verifying {stream.name}", total=estimate)
+
+        shown = [0.0]
+
+        def advance(n: int) -> None:
+            bar.advance(task, n)
+            now = time.monotonic()
+            if now - shown[0] >= 0.1:
+                shown[0] = now
+                bar.refresh()
+
         return verify_stream_dir(
             stream,
             material,
             trusted_checkpoint=trusted,
             key_for=key_for,
-            progress=lambda n: bar.advance(task, n),
+            progress=advance,
+            jobs=jobs,
         )
 
 
