@@ -1253,15 +1253,25 @@ class FileStream:
         self._closed_reason = f"stream {self.origin} is not usable in this process: {why}"
 
     def background_tick(self) -> None:
-        """One run of the background flusher: write, fsync, seal when the epoch is due."""
+        """One run of the background flusher: archive, write, fsync, seal when the epoch is due.
+
+        Archiving goes first, so that compressing a segment that rotation just
+        closed starts at once, beside the logging thread.
+        """
         if self._closed:
             return
+        error: Error | None = None
+        if self._archive_backlog:
+            try:
+                self._archive_outside_lock()
+            except Error as exc:
+                error = exc
         try:
             self.flush(sync=True)
-            if self._archive_backlog:
-                self._archive_outside_lock()
-        except Error as exc:  # raised to the application by its next append or flush
-            self._error = exc
+        except Error as exc:
+            error = exc
+        if error is not None:  # raised to the application by its next append or flush
+            self._error = error
 
 
 def _open_new_segment(path: Path) -> SegmentFile:
