@@ -209,6 +209,7 @@ class SecureLogger:
         )
         self.node_id = self.options.node_id
         self.stream = FileStream(self.options)
+        self._append_quick = self.stream.append_quick
 
     # -- logging ---------------------------------------------------------------
     def log(
@@ -241,18 +242,6 @@ class SecureLogger:
             fields["stack_info"] = "".join(traceback.format_stack()[:-1]).rstrip("\n")
         self.stream.append_owned(fields)
 
-    def _quick(self, name: str, msg: object, extra: Mapping[str, Any] | None) -> None:
-        """The common call — a str message, maybe ``extra``, nothing else — without detours."""
-        fields: dict[str, Any] = {
-            "level": name,
-            "logger": self.name,
-            "msg": msg if type(msg) is str else _message(msg, ()),
-            "node": self.node_id,
-        }
-        if extra:
-            fields["extra"] = dict(extra)
-        self.stream.append_owned(fields)
-
     def debug(
         self, msg: object, *args: object, extra: Mapping[str, Any] | None = None, **kw: Any
     ) -> None:
@@ -260,8 +249,16 @@ class SecureLogger:
         if self.level <= logging.DEBUG:
             if args or kw:
                 self.log(logging.DEBUG, msg, *args, extra=extra, **kw)
-            else:
-                self._quick("DEBUG", msg, extra)
+            else:  # the common call, queued as a tuple (see FileStream.append_quick)
+                self._append_quick(
+                    (
+                        "DEBUG",
+                        self.name,
+                        msg if type(msg) is str else _message(msg, ()),
+                        self.node_id,
+                        dict(extra) if extra else None,
+                    )
+                )
 
     def info(
         self, msg: object, *args: object, extra: Mapping[str, Any] | None = None, **kw: Any
@@ -270,8 +267,16 @@ class SecureLogger:
         if self.level <= logging.INFO:
             if args or kw:
                 self.log(logging.INFO, msg, *args, extra=extra, **kw)
-            else:
-                self._quick("INFO", msg, extra)
+            else:  # the common call, queued as a tuple (see FileStream.append_quick)
+                self._append_quick(
+                    (
+                        "INFO",
+                        self.name,
+                        msg if type(msg) is str else _message(msg, ()),
+                        self.node_id,
+                        dict(extra) if extra else None,
+                    )
+                )
 
     def warning(
         self, msg: object, *args: object, extra: Mapping[str, Any] | None = None, **kw: Any
@@ -280,8 +285,16 @@ class SecureLogger:
         if self.level <= logging.WARNING:
             if args or kw:
                 self.log(logging.WARNING, msg, *args, extra=extra, **kw)
-            else:
-                self._quick("WARNING", msg, extra)
+            else:  # the common call, queued as a tuple (see FileStream.append_quick)
+                self._append_quick(
+                    (
+                        "WARNING",
+                        self.name,
+                        msg if type(msg) is str else _message(msg, ()),
+                        self.node_id,
+                        dict(extra) if extra else None,
+                    )
+                )
 
     def error(
         self, msg: object, *args: object, extra: Mapping[str, Any] | None = None, **kw: Any
@@ -290,8 +303,16 @@ class SecureLogger:
         if self.level <= logging.ERROR:
             if args or kw:
                 self.log(logging.ERROR, msg, *args, extra=extra, **kw)
-            else:
-                self._quick("ERROR", msg, extra)
+            else:  # the common call, queued as a tuple (see FileStream.append_quick)
+                self._append_quick(
+                    (
+                        "ERROR",
+                        self.name,
+                        msg if type(msg) is str else _message(msg, ()),
+                        self.node_id,
+                        dict(extra) if extra else None,
+                    )
+                )
 
     def critical(self, msg: object, *args: object, **kw: Any) -> None:
         """Log at CRITICAL."""

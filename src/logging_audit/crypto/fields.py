@@ -44,6 +44,7 @@ DEFAULT_ENCRYPTED_FIELDS: tuple[str, ...] = ("msg", "extra", "details")
 """Fields encrypted when encryption is on and no list is given."""
 
 _AAD_PREFIX = b"logaudit/enc\x00"
+_QUICK_PLAIN = frozenset({"level", "logger", "node"})  # the other fields of a plain log call
 
 
 def field_aad(origin: str, seq: int) -> bytes:
@@ -219,6 +220,37 @@ class FieldCipher:
             "ct": b2a_base64(ct, newline=False).decode("ascii"),
         }
         return out
+
+    def quick_encryptor(
+        self, default: Callable[[Any], Any] | None = None
+    ) -> Callable[[str, dict[str, Any] | None, int], dict[str, Any]] | None:
+        """A function ``(msg, extra, seq) -> "enc" object`` for plain log calls, if it applies.
+
+        It encrypts exactly what :meth:`encrypt` would for a record of ``level``,
+        ``logger``, ``msg``, ``node`` and (unless ``None``) ``extra``, without
+        building that record. ``None`` when the chosen fields are not ``msg``
+        and ``extra`` (and maybe others) but not ``level``, ``logger`` or ``node``.
+        """
+        if not {"msg", "extra"} <= self._names or self._names & _QUICK_PLAIN:
+            return None
+        dumps, b2a, seal, nonce = orjson.dumps, b2a_base64, self._aead.encrypt, self._nonce
+        aad_prefix, kid = self._aad_prefix, self._kid
+
+        def encrypt(msg: str, extra: dict[str, Any] | None, seq: int) -> dict[str, Any]:
+            chosen = {"msg": msg} if extra is None else {"msg": msg, "extra": extra}
+            try:
+                plaintext = dumps(chosen, default=default)
+            except (orjson.JSONEncodeError, TypeError) as exc:
+                raise ConfigError(f"cannot encrypt fields {sorted(chosen)}: {exc}") from exc
+            iv = nonce()
+            ct = seal(iv, plaintext, aad_prefix + str(seq).encode("ascii"))
+            return {
+                "ct": b2a(ct, newline=False).decode("ascii"),
+                "kid": kid,
+                "nonce": b2a(iv, newline=False).decode("ascii"),
+            }
+
+        return encrypt
 
     def _nonce(self) -> bytes:
         """A 96-bit nonce: this instance's random 64-bit prefix and a 32-bit counter.

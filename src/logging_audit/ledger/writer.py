@@ -5,6 +5,8 @@ It does no I/O: storage backends hand it records and write the lines it returns.
 
 from __future__ import annotations
 
+import hashlib
+import time
 from binascii import b2a_base64
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,7 +30,56 @@ from logging_audit.ledger.notes import NoteSigner
 from logging_audit.ledger.prune import StreamStart, prune_fields
 from logging_audit.ledger.seals import SEAL, MacKey, evolve_key, seal_fields
 
-__all__ = ["LedgerWriter", "WriterState"]
+__all__ = ["LedgerWriter", "QuickRecord", "WriterState", "quick_fields", "ts_from_ns"]
+
+QuickRecord = tuple[str, str, str, str, "dict[str, Any] | None"]
+"""``(level, logger, msg, node, extra)``: the fields of a plain log call, not yet a dict.
+
+``extra`` is ``None`` when the call had none. The loggers queue these on their
+hot path; :meth:`LedgerWriter.append_owned_batch` builds the entry in one go.
+"""
+
+
+def _fold(hashes: Sequence[bytes], size: int, leaves: list[bytes]) -> list[bytes]:
+    """The frontier of a tree of ``size`` leaves (``hashes``) after appending ``leaves``.
+
+    The same hashes as :meth:`Frontier.append` one leaf at a time, computed a
+    level at a time: pair up the level's nodes (after the frontier's root of
+    that height, if the level starts at an odd position), keep an odd one out
+    as the new root of that height, and go up. ``leaves`` is consumed.
+    """
+    sha256 = hashlib.sha256
+    heights = [h for h in range(size.bit_length() - 1, -1, -1) if size >> h & 1]
+    roots = dict(zip(heights, hashes, strict=True))
+    level, pos, height = leaves, size, 0
+    while level:
+        if pos & 1:  # the frontier's root of this height is the first node's left sibling
+            level.insert(0, roots.pop(height))
+            pos -= 1
+        if len(level) & 1:
+            roots[height] = level.pop()
+        level = [
+            sha256(b"\x01" + left + right).digest()
+            for left, right in zip(level[::2], level[1::2], strict=True)
+        ]
+        pos >>= 1
+        height += 1
+    return [roots[h] for h in sorted(roots, reverse=True)]
+
+
+def ts_from_ns(ns: int) -> str:
+    """``ns`` nanoseconds since the epoch as the ledger writes times (``...T10:00:00.123456Z``)."""
+    sec = ns // 1_000_000_000
+    return time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(sec)) + f"{ns // 1000 % 1_000_000:06d}Z"
+
+
+def quick_fields(record: QuickRecord) -> dict[str, Any]:
+    """The fields dict of a :data:`QuickRecord`, as a logger would have built it."""
+    level, logger, msg, node, extra = record
+    fields: dict[str, Any] = {"level": level, "logger": logger, "msg": msg, "node": node}
+    if extra is not None:
+        fields["extra"] = extra
+    return fields
 
 
 @dataclass(frozen=True)
@@ -169,9 +220,10 @@ class LedgerWriter:
 
     def append_owned_batch(
         self,
-        records: Sequence[tuple[str, dict[str, Any]]],
+        records: Sequence[tuple[str | int, dict[str, Any] | QuickRecord]],
         default: Callable[[Any], Any] | None = None,
         transform: Callable[[dict[str, Any], int], dict[str, Any]] | None = None,
+        quick_encrypt: Callable[[str, dict[str, Any] | None, int], dict[str, Any]] | None = None,
     ) -> bytes:
         """Append ``(ts, fields)`` records whose dicts the caller hands over (see ``owned``).
 
@@ -179,25 +231,83 @@ class LedgerWriter:
         loggers' hot path: the same work as :meth:`append` per record, with the
         hashing, MAC and frontier steps inlined. ``transform(fields, seq)``, if
         given, returns the dict to write instead (field encryption binds the seq).
+        ``fields`` may also be a :data:`QuickRecord` tuple (a plain log call):
+        its entry dict is then built in one go, and ``quick_encrypt(msg, extra,
+        seq)``, if given, returns the ``"enc"`` object that replaces ``msg`` and
+        ``extra``. ``ts`` may be an int, nanoseconds since the epoch (as
+        :func:`time.time_ns` gives it): it is written as :func:`ts_from_ns` does.
         All or nothing: on an error the writer is left as it was.
         """
         if not records:
             return b""
         dumps, opts, b2a, leaf_proto = orjson.dumps, orjson.OPT_SORT_KEYS, b2a_base64, _LEAF
         mac_inner, mac_outer = self._mac.states()
-        frontier = self._frontier.copy()
+        leaves: list[bytes] = []
+        add_leaf = leaves.append
         epoch = self._epoch
         seq = self._seq
         prev = self._prev
         prev_b64 = self._prev_b64
         out: list[bytes] = []
-        for ts, obj in records:
-            if transform is not None:
-                obj = transform(obj, seq)
-            obj["seq"] = seq
-            obj["ts"] = ts
-            obj["epoch"] = epoch
-            obj["prev"] = prev_b64
+        append = out.append
+        second, prefix = -1, ""
+        for ns_or_ts, fields in records:
+            if isinstance(ns_or_ts, int):
+                if ns_or_ts // 1_000_000_000 != second:
+                    second = ns_or_ts // 1_000_000_000
+                    prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
+                ts = f"{prefix}{ns_or_ts // 1000 % 1_000_000:06d}Z"
+            else:
+                ts = ns_or_ts
+            obj: dict[str, Any]
+            if isinstance(fields, tuple):
+                level, logger, msg, node, extra = fields
+                if quick_encrypt is not None:
+                    obj = {
+                        "enc": quick_encrypt(msg, extra, seq),
+                        "epoch": epoch,
+                        "level": level,
+                        "logger": logger,
+                        "node": node,
+                        "prev": prev_b64,
+                        "seq": seq,
+                        "ts": ts,
+                    }
+                elif transform is not None:
+                    obj = transform(quick_fields(fields), seq)
+                    obj["seq"] = seq
+                    obj["ts"] = ts
+                    obj["epoch"] = epoch
+                    obj["prev"] = prev_b64
+                elif extra is None:
+                    obj = {
+                        "epoch": epoch,
+                        "level": level,
+                        "logger": logger,
+                        "msg": msg,
+                        "node": node,
+                        "prev": prev_b64,
+                        "seq": seq,
+                        "ts": ts,
+                    }
+                else:
+                    obj = {
+                        "epoch": epoch,
+                        "extra": extra,
+                        "level": level,
+                        "logger": logger,
+                        "msg": msg,
+                        "node": node,
+                        "prev": prev_b64,
+                        "seq": seq,
+                        "ts": ts,
+                    }
+            else:
+                obj = fields if transform is None else transform(fields, seq)
+                obj["seq"] = seq
+                obj["ts"] = ts
+                obj["epoch"] = epoch
+                obj["prev"] = prev_b64
             try:
                 entry = dumps(obj, default=default, option=opts)
             except (orjson.JSONEncodeError, TypeError) as exc:
@@ -214,12 +324,13 @@ class LedgerWriter:
             i.update(entry)
             o = mac_outer.copy()
             o.update(i.digest())
-            out.append(entry[:-1])
-            out.append(b',"mac":"' + b2a(o.digest(), newline=False) + b'"}\n')
-            frontier.append(prev)
+            append(entry[:-1])
+            append(b',"mac":"' + b2a(o.digest(), newline=False) + b'"}\n')
+            add_leaf(prev)
             prev_b64 = b2a(prev, newline=False).decode("ascii")
             seq += 1
-        self._frontier = frontier
+        old = self._frontier
+        self._frontier = Frontier(old.size + len(leaves), _fold(old.hashes, old.size, leaves))
         self._seq = seq
         self._prev = prev
         self._prev_b64 = prev_b64

@@ -51,7 +51,13 @@ from logging_audit.ledger.framing import (
 from logging_audit.ledger.notes import verify_note
 from logging_audit.ledger.prune import StreamStart
 from logging_audit.ledger.seals import evolve_key, verify_mac
-from logging_audit.ledger.writer import LedgerWriter, WriterState
+from logging_audit.ledger.writer import (
+    LedgerWriter,
+    QuickRecord,
+    WriterState,
+    quick_fields,
+    ts_from_ns,
+)
 from logging_audit.storage.files.archive import write_archive
 from logging_audit.storage.files.layout import StreamLayout
 from logging_audit.storage.files.manifest import ArchiveInfo, Manifest, SegmentInfo
@@ -200,7 +206,8 @@ class FileStream:
         self._lock = threading.Lock()  # pending queue and counters
         self._flush_lock = threading.RLock()  # one flusher at a time; writer state
         self._cv = threading.Condition()  # fsyncs outside the flush lock have finished
-        self._pending: list[tuple[str, dict[str, Any]]] = []
+        # queued (ts, fields); a plain log call's ts is time.time_ns(), formatted when written
+        self._pending: list[tuple[str | int, dict[str, Any] | QuickRecord]] = []
         self._submitted = 0  # records queued so far (a record's ticket is its number)
         self._durable = 0  # records fsynced so far
         self._sync_mode = options.durability == "sync"
@@ -693,6 +700,25 @@ class FileStream:
         if full:
             self.flush(sync=False)
 
+    def append_quick(self, record: QuickRecord) -> None:
+        """Queue a plain log call, ``(level, logger, msg, node, extra)``: the loggers' hot path.
+
+        ``extra`` (a dict or ``None``) is handed over. The entry is built from
+        the tuple when the batch is written; sync mode and anything unusual
+        take :meth:`append`.
+        """
+        if self._closed or self._error is not None or self._sync_mode:
+            self.append(quick_fields(record), owned=True)
+            return
+        ns = time.time_ns()
+        with self._lock:
+            pending = self._pending
+            pending.append((ns, record))
+            self._submitted += 1
+            full = len(pending) >= _BATCH_MAX
+        if full:
+            self.flush(sync=False)
+
     def _retry_after_error(self) -> None:
         self._error = None
         self.flush(sync=True)  # raises again while the disk still refuses
@@ -891,7 +917,7 @@ class FileStream:
                 self._cv.wait(0.5)
         self._seg.close()
 
-    def _write_batch(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
+    def _write_batch(self, batch: list[tuple[str | int, dict[str, Any] | QuickRecord]]) -> None:
         w = self.writer
         snapshot = w.state()
         key = w.epoch_key
@@ -907,11 +933,20 @@ class FileStream:
                         batch,
                         json_default,
                         lambda fields, seq: encrypt(fields, seq, json_default),
+                        cipher.quick_encryptor(json_default),
                     )
             except (FramingError, ConfigError, RecursionError):
                 data = None  # one odd record: take the careful path for the batch
             if data is None:
-                lines = [self._encode(w, cipher, ts, fields) for ts, fields in batch]
+                lines = [
+                    self._encode(
+                        w,
+                        cipher,
+                        ts_from_ns(ts) if isinstance(ts, int) else ts,
+                        quick_fields(fields) if isinstance(fields, tuple) else fields,
+                    )
+                    for ts, fields in batch
+                ]
                 lines.append(b"")
                 data = b"\n".join(lines)
             self._seg.write(data)
