@@ -68,7 +68,7 @@ from logging_audit.storage.files.segment_file import SegmentFile, fsync_dir
 __all__ = ["FileStream", "json_default", "json_safe"]
 
 _GATHER_MAX = 0.001  # sync mode: longest a leader waits (s) for the threads it released
-_BATCH_MAX = 4096  # records queued before the appending thread flushes itself
+_BATCH_MAX = 256  # records queued before the appending thread writes them itself (see ADR 0036)
 _MAX_PENDING = 1_000_000  # past this, appends fail instead of growing memory without bound
 _MAX_KEY_LAG = 64  # epochs a key file may lag behind its log and still be evolved on open
 
