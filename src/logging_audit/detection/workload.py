@@ -373,40 +373,14 @@ class _Gen:
         if r.random() < 0.002:  # forgot the password: a lockout's worth of failures
             t = start - r.uniform(60, 300)
             for _ in range(r.randint(4, 7)):
-                self.emit(
-                    t,
-                    "authentication",
-                    "login",
-                    a.name,
-                    outcome="failure",
-                    source_ip=ip,
-                    clearance=2,
-                    details={"user_agent": ua, "method": "password"},
-                )
+                self.login(t, a.name, ip, ua, failed=True)
                 t += r.uniform(5, 40)
         elif r.random() < 0.03:
             t = start - r.uniform(10, 60)
             for _ in range(r.randint(1, 2)):
-                self.emit(
-                    t,
-                    "authentication",
-                    "login",
-                    a.name,
-                    outcome="failure",
-                    source_ip=ip,
-                    clearance=2,
-                    details={"user_agent": ua, "method": "password"},
-                )
+                self.login(t, a.name, ip, ua, failed=True)
                 t += r.uniform(3, 15)
-        self.emit(
-            start,
-            "authentication",
-            "login",
-            a.name,
-            source_ip=ip,
-            clearance=2,
-            details={"user_agent": ua, "method": "password", "request_id": self.rid()},
-        )
+        self.login(start, a.name, ip, ua, request_id=True)
         n = max(1, int(r.gauss(reads, reads * 0.25)))
         bursts = max(1, int(n / max(3.0, r.gauss(12, 3))))
         span = max(600.0, end - start - 600)
@@ -582,6 +556,63 @@ class _Gen:
                 details=details,
             )
 
+    def login(
+        self,
+        t: float,
+        actor: str,
+        ip: str,
+        ua: str,
+        *,
+        failed: bool = False,
+        request_id: bool = False,
+        scenario: Scenario | None = None,
+    ) -> None:
+        """A password login of ``actor`` from ``ip`` (a failure, or a success)."""
+        details: dict[str, Any] = {"user_agent": ua, "method": "password"}
+        if request_id:
+            details["request_id"] = self.rid()
+        self.emit(
+            t,
+            "authentication",
+            "login",
+            actor,
+            outcome="failure" if failed else "success",
+            source_ip=ip,
+            clearance=2,
+            details=details,
+            scenario=scenario,
+        )
+
+    def read_doc(
+        self,
+        t: float,
+        a: ActorSpec,
+        coll: str,
+        ip: str,
+        ua: str,
+        s: Scenario,
+        *,
+        action: str = "read",
+        resource: str | None = None,
+    ) -> None:
+        """A read (or ``action``) by ``a`` of a document of ``coll``, as an attack does."""
+        r = self.r
+        self.emit(
+            t,
+            "data_access",
+            action,
+            a.name,
+            resource=self.doc(coll) if resource is None else resource,
+            source_ip=ip,
+            clearance=self.coll_level[coll],
+            details={
+                "user_agent": ua,
+                "request_id": self.rid(),
+                "bytes": int(r.lognormvariate(11.5, 1.2)),
+            },
+            scenario=s,
+        )
+
     def noise(self) -> None:
         r = self.r
         for d in range(self.days):
@@ -636,29 +667,10 @@ class _Gen:
         step = r.uniform(2, 15) * 60 / n
         ua = r.choice(_SCRIPTS)
         for i in range(n):
-            self.emit(
-                t,
-                "authentication",
-                "login",
-                targets[i % len(targets)],
-                outcome="failure",
-                source_ip=ip,
-                clearance=2,
-                details={"method": "password", "user_agent": ua},
-                scenario=s,
-            )
+            self.login(t, targets[i % len(targets)], ip, ua, failed=True, scenario=s)
             t += step * r.uniform(0.5, 1.5)
         if r.random() < 0.1:
-            self.emit(
-                t,
-                "authentication",
-                "login",
-                v.name,
-                source_ip=ip,
-                clearance=2,
-                details={"method": "password", "user_agent": ua},
-                scenario=s,
-            )
+            self.login(t, v.name, ip, ua, scenario=s)
 
     def _password_spraying(self, s: Scenario, v: ActorSpec) -> None:
         r = self.r
@@ -670,17 +682,7 @@ class _Gen:
         ua = r.choice(_SCRIPTS)
         for acct in accounts:
             for _ in range(r.choice((1, 1, 2))):
-                self.emit(
-                    t,
-                    "authentication",
-                    "login",
-                    acct.name,
-                    outcome="failure",
-                    source_ip=ip,
-                    clearance=2,
-                    details={"method": "password", "user_agent": ua},
-                    scenario=s,
-                )
+                self.login(t, acct.name, ip, ua, failed=True, scenario=s)
                 t += step * r.uniform(0.3, 1.7)
 
     def _off_hours(self, s: Scenario, v: ActorSpec) -> None:
@@ -688,36 +690,13 @@ class _Gen:
         d = self.test_day(weekday=False)
         t = self.t0 + d * 86400 - v.tz * 3600 + r.uniform(0.5, 4.0) * 3600
         ip, ua = r.choice(v.home), self.ua(v, t)
-        self.emit(
-            t,
-            "authentication",
-            "login",
-            v.name,
-            source_ip=ip,
-            clearance=2,
-            details={"user_agent": ua, "method": "password", "request_id": self.rid()},
-            scenario=s,
-        )
+        self.login(t, v.name, ip, ua, request_id=True, scenario=s)
         n = r.randint(8, 40)
         dur = r.uniform(20, 60) * 60
         for _ in range(n):
             t += dur / n * r.uniform(0.3, 1.7)
             coll = r.choice(v.collections)
-            self.emit(
-                t,
-                "data_access",
-                "read",
-                v.name,
-                resource=self.doc(coll),
-                source_ip=ip,
-                clearance=self.coll_level[coll],
-                details={
-                    "user_agent": ua,
-                    "request_id": self.rid(),
-                    "bytes": int(r.lognormvariate(11.5, 1.2)),
-                },
-                scenario=s,
-            )
+            self.read_doc(t, v, coll, ip, ua, s)
 
     def _rare_resource(self, s: Scenario, v: ActorSpec) -> None:
         r = self.r
@@ -735,21 +714,7 @@ class _Gen:
         docs = [f"{coll}/doc-{k:05d}" for k in r.sample(range(self.coll_docs[coll]), n)]
         for res in docs:
             t += dur / n * r.uniform(0.3, 1.7)
-            self.emit(
-                t,
-                "data_access",
-                "read",
-                v.name,
-                resource=res,
-                source_ip=ip,
-                clearance=self.coll_level[coll],
-                details={
-                    "user_agent": ua,
-                    "request_id": self.rid(),
-                    "bytes": int(r.lognormvariate(11.5, 1.2)),
-                },
-                scenario=s,
-            )
+            self.read_doc(t, v, coll, ip, ua, s, resource=res)
         s.note = coll
 
     def _first_seen_source(self, s: Scenario, v: ActorSpec) -> None:
@@ -763,46 +728,13 @@ class _Gen:
             ua = f"Mozilla/5.0 ({os_}) {name}/{base + 1}.0.1"
         if r.random() < 0.3:
             for _ in range(r.randint(1, 3)):
-                self.emit(
-                    t,
-                    "authentication",
-                    "login",
-                    v.name,
-                    outcome="failure",
-                    source_ip=ip,
-                    clearance=2,
-                    details={"user_agent": ua, "method": "password"},
-                    scenario=s,
-                )
+                self.login(t, v.name, ip, ua, failed=True, scenario=s)
                 t += r.uniform(5, 30)
-        self.emit(
-            t,
-            "authentication",
-            "login",
-            v.name,
-            source_ip=ip,
-            clearance=2,
-            details={"user_agent": ua, "method": "password", "request_id": self.rid()},
-            scenario=s,
-        )
+        self.login(t, v.name, ip, ua, request_id=True, scenario=s)
         for _ in range(r.randint(3, 15)):
             t += r.uniform(5, 120)
             coll = r.choice(v.collections)
-            self.emit(
-                t,
-                "data_access",
-                "read",
-                v.name,
-                resource=self.doc(coll),
-                source_ip=ip,
-                clearance=self.coll_level[coll],
-                details={
-                    "user_agent": ua,
-                    "request_id": self.rid(),
-                    "bytes": int(r.lognormvariate(11.5, 1.2)),
-                },
-                scenario=s,
-            )
+            self.read_doc(t, v, coll, ip, ua, s)
 
     def _volume_spike(self, s: Scenario, v: ActorSpec) -> None:
         r = self.r
@@ -813,21 +745,7 @@ class _Gen:
         for _ in range(n):
             t += dur / n * r.uniform(0.2, 1.8)
             coll = r.choice(v.collections)
-            self.emit(
-                t,
-                "data_access",
-                r.choice(("read", "read", "export")),
-                v.name,
-                resource=self.doc(coll),
-                source_ip=ip,
-                clearance=self.coll_level[coll],
-                details={
-                    "user_agent": ua,
-                    "request_id": self.rid(),
-                    "bytes": int(r.lognormvariate(11.5, 1.2)),
-                },
-                scenario=s,
-            )
+            self.read_doc(t, v, coll, ip, ua, s, action=r.choice(("read", "read", "export")))
 
     def _privilege_escalation(self, s: Scenario, v: ActorSpec) -> None:
         r = self.r
