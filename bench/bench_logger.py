@@ -2,11 +2,12 @@
 
 Every contender logs the same pre-generated messages (text + four ``extra``
 fields) on one thread into a fresh temporary directory; each figure is the best
-of ``--rounds`` interleaved rounds. Then: sync durability with 8 threads against
+of ``--rounds`` interleaved rounds, each run starting after ``gc.collect()`` and
+``os.sync()`` (see :func:`settle`). Then: sync durability with 8 threads against
 what a user would otherwise have — a stdlib ``FileHandler`` that fsyncs every
 record, used by the same 8 threads (its lock serialises the fsyncs, as stdlib
-does) — with bare write+fsync loops as context; verification speed, and the peak memory of verifying
-logs of N and 4N records (in a fresh subprocess each). The table at the end
+does) — with bare write+fsync loops as context; verification speed, and the
+peak memory of verifying logs of N and 4N records (in a fresh subprocess each). The table at the end
 gives every figure with its ratio against the goals of issue 3.
 
 Usage::
@@ -97,6 +98,18 @@ def make_messages(n: int, seed: int = 3) -> list[Message]:
 
 
 # -- single-thread contenders: each returns the seconds of its timed part ---------------
+
+
+def settle() -> None:
+    """Start a contender clean: collect garbage, and write back what earlier ones left dirty.
+
+    Peers are timed up to their flush to the OS, leaving megabytes of dirty page
+    cache; without ``os.sync()`` the kernel writes those back during the next
+    contender's run, and on ext4 (``data=ordered``) that contender's own fsyncs
+    wait for them.
+    """
+    gc.collect()
+    os.sync()
 
 
 def run_filehandler(msgs: list[Message], d: Path) -> float:
@@ -635,7 +648,7 @@ def main(argv: list[str] | None = None) -> int:
             for key, fn in contenders:
                 d = tmp / f"r{r}-{key}"
                 d.mkdir()
-                gc.collect()
+                settle()
                 res.add(key, fn(single, d))
             print(
                 f"round {r + 1}/{args.rounds}: "
@@ -654,7 +667,7 @@ def main(argv: list[str] | None = None) -> int:
             ):
                 d = tmp / f"r{r}-{key}"
                 d.mkdir()
-                gc.collect()
+                settle()
                 res.add(key, fn(sync_msgs, d))
         m = args.sync_records
         print(
