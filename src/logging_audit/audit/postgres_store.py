@@ -319,17 +319,12 @@ class PostgresEventStore(AuditStore):
             verifier_out=None if verifier_out is None else Path(verifier_out),
             secret_key=secret_key,
         )
-        driver = PostgresDriver(url, schema=schema)
-        try:
-            super().__init__(
-                driver,
-                POSTGRES_MIGRATIONS,
-                keys,
-                origin=origin,
-                limits=limits,
-                clock=clock,
-                node_id=node_id,
-            )
-        except BaseException:
-            driver.close()
-            raise
+        super().__init__(
+            PostgresDriver(url, schema=schema),
+            POSTGRES_MIGRATIONS,
+            keys,
+            origin=origin,
+            limits=limits,
+            clock=clock,
+            node_id=node_id,
+        )

@@ -255,17 +255,12 @@ class SqliteEventStore(AuditStore):
             verifier_out=None if verifier_out is None else Path(verifier_out),
             secret_key=secret_key,
         )
-        driver = SqliteDriver(path, synchronous=synchronous)
-        try:
-            super().__init__(
-                driver,
-                SQLITE_MIGRATIONS,
-                keys,
-                origin=origin,
-                limits=limits,
-                clock=clock,
-                node_id=node_id,
-            )
-        except BaseException:
-            driver.close()
-            raise
+        super().__init__(
+            SqliteDriver(path, synchronous=synchronous),
+            SQLITE_MIGRATIONS,
+            keys,
+            origin=origin,
+            limits=limits,
+            clock=clock,
+            node_id=node_id,
+        )

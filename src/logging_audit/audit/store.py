@@ -107,8 +107,9 @@ class AuditStore:
     ) -> None:
         """Open the stream in ``driver``'s database, creating schema, stream and keys if new.
 
-        ``origin`` names a new stream (default ``logaudit/<node>/audit``); for an
-        existing one it must match or be ``None``. ``clock`` returns aware
+        The driver is closed if opening fails. ``origin`` names a new stream
+        (default ``logaudit/<node>/audit``); for an existing one it must match or
+        be ``None``. ``clock`` returns aware
         datetimes (tests pin time with it).
         """
         self._driver = driver
@@ -116,6 +117,15 @@ class AuditStore:
         self._clock = clock or _utcnow
         self.node_id = node_id or default_node_id()
         self._closed = False
+        try:
+            self._open(migrations, keys, origin)
+        except BaseException:
+            driver.close()
+            raise
+
+    def _open(self, migrations: Sequence[Migration], keys: KeyConfig, origin: str | None) -> None:
+        """Migrate the schema; load the stream's keys, or create the stream and its keys."""
+        driver = self._driver
         with driver.write() as tx:
             apply_migrations(driver, tx, migrations)
             meta = dict(tx.all("SELECT key, value FROM meta"))
