@@ -179,7 +179,7 @@ class SecureLogger:
         seal_interval: int = 900,
         archive: bool = True,
         encrypt_archives: bool = False,
-        compression_level: int = 3,
+        compression_level: int = 1,
         multiprocess: bool = False,
         verifier_file: str | os.PathLike[str] | None = None,
         legal_hold: bool = False,

@@ -39,7 +39,7 @@ class StreamOptions:
     epoch_seconds: int = 900
     archive: bool = True
     encrypt_archives: bool = False
-    compression_level: int = 3
+    compression_level: int = 1
     multiprocess: bool = False
     verifier_path: Path | None = None
     legal_hold: bool = False
