@@ -7,8 +7,8 @@ of ``--rounds`` interleaved rounds, each run starting after ``gc.collect()`` and
 what a user would otherwise have — a stdlib ``FileHandler`` that fsyncs every
 record, used by the same 8 threads (its lock serialises the fsyncs, as stdlib
 does) — with bare write+fsync loops as context; verification speed, and the
-peak memory of verifying logs of N and 4N records (in a fresh subprocess each). The table at the end
-gives every figure with its ratio against the goals of issue 3.
+peak memory of verifying logs of N and 4N records (in a fresh subprocess each).
+The table at the end gives every figure with its ratio against the goals of issue 3.
 
 Usage::
 
