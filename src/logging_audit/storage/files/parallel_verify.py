@@ -11,6 +11,7 @@ line by line, so the report is the one a single walk makes.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import pickle
@@ -89,6 +90,9 @@ _worker: dict[str, Any] = {}
 def _init_worker(
     root: str, material: VerifierMaterial, key_for: KeyFor | None, sizes: tuple[int, ...]
 ) -> None:
+    # A forked worker shares the parent's heap copy-on-write: keep the collector from
+    # walking (and so copying) every object inherited from it.
+    gc.freeze()
     _worker.update(layout=StreamLayout(Path(root)), material=material, key_for=key_for)
     _worker["sizes"] = frozenset(sizes)
 
