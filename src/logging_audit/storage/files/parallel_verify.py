@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import pickle
 import threading
+from collections import deque
 from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -175,6 +176,7 @@ class SegmentPool:
         slim = VerifierMaterial(material.origin, (), material.epoch0_key, material.current_epoch)
         if key_for is not None and context.get_start_method() != "fork" and not _picklable(key_for):
             key_for = None  # encrypted archives are then read by the main process
+        self._workers = workers
         self._executor = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=context,
@@ -183,15 +185,29 @@ class SegmentPool:
         )
 
     def results(self, segments: Sequence[SegmentInfo]) -> Iterator[SegmentResult]:
-        """One result per segment, in the order given (each as soon as it is ready)."""
-        futures: list[Future[SegmentResult]] = [
-            self._executor.submit(_walk_in_worker, seg) for seg in segments
-        ]
-        for seg, fut in zip(segments, futures, strict=True):
+        """One result per segment, in the order given (each as soon as it is ready).
+
+        A few segments per worker are in flight at a time, so that memory does not
+        grow with the number of segments.
+        """
+        ahead = self._workers * 4
+        pending: deque[tuple[SegmentInfo, Future[SegmentResult]]] = deque()
+        todo = iter(segments)
+        for seg in todo:
+            pending.append((seg, self._executor.submit(_walk_in_worker, seg)))
+            if len(pending) >= ahead:
+                break
+        while pending:
+            seg, fut = pending.popleft()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append((nxt, self._executor.submit(_walk_in_worker, nxt)))
             try:
-                yield fut.result()
+                result = fut.result()
             except Exception:  # a worker died or could not run: the main process walks it
-                yield SegmentResult(seg.id, None, None, None)
+                result = SegmentResult(seg.id, None, None, None)
+            del fut
+            yield result
 
     def close(self) -> None:
         """Stop the workers (cancelling segments not started)."""
