@@ -1,9 +1,17 @@
 """Archives of closed segments: zstd-compressed, optionally AES-256-GCM encrypted in chunks.
 
-An encrypted archive is a JSON header line followed by chunks, each
-``len(4, big-endian) ‖ nonce(12) ‖ ciphertext``. Every chunk's AAD binds the
-header bytes, the chunk index and whether it is the last chunk, so chunks cannot
-be reordered, dropped, truncated or moved between archives undetected.
+An archive is one zstd frame holding the segment's bytes. An encrypted archive
+is a JSON header line followed by chunks, each
+``len(4, big-endian) ‖ nonce(12) ‖ ciphertext``, the ciphertexts of the
+consecutive 1 MiB pieces of that frame. Every chunk's AAD binds the header
+bytes, the chunk index and whether it is the last chunk, so chunks cannot be
+reordered, dropped, truncated or moved between archives undetected.
+
+A segment of up to :data:`_WHOLE` bytes is read and compressed in one call each,
+so the archiver (which runs beside the logging thread) takes the GIL back only a
+handful of times per segment; its frame header then also states the content
+size. Larger files are compressed streaming, in :data:`_CHUNK` pieces. Readers
+read both alike.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ __all__ = ["iter_archive_lines", "write_archive"]
 
 _FORMAT = "logaudit-archive-v1"
 _CHUNK = 1 << 20
+_WHOLE = 64 << 20  # segments up to this size are read and compressed whole
 
 
 def _aad(header: bytes, index: int, last: bool) -> bytes:
@@ -45,14 +54,9 @@ def write_archive(
     half archive under the final name. Returns the SHA-256 hex of the archive file.
     """
     tmp = target.with_name(target.name + ".tmp")
-    cctx = zstandard.ZstdCompressor(level=level)
     try:
-        with source.open("rb") as src:
-            compressed = io.BytesIO()
-            with cctx.stream_writer(compressed, closefd=False) as zw:
-                while chunk := src.read(_CHUNK):
-                    zw.write(chunk)
-            blob = compressed.getvalue()
+        with source.open("rb", buffering=0) as src:
+            blob = _compress(src, zstandard.ZstdCompressor(level=level))
         if key is not None:
             kid, dk = key
             header = orjson.dumps(
@@ -73,6 +77,22 @@ def write_archive(
     except OSError as exc:
         raise StorageError(f"cannot write archive {target}: {exc}") from exc
     return hashlib.sha256(blob).hexdigest()
+
+
+def _compress(src: IO[bytes], cctx: zstandard.ZstdCompressor) -> bytes:
+    """One zstd frame of everything in ``src``.
+
+    Whole in one call when the file is at most :data:`_WHOLE` bytes: the read,
+    the compression and the hashing each release the GIL once, so the archiver
+    is not held up by a busy logging thread for every chunk; streaming beyond.
+    """
+    if os.fstat(src.fileno()).st_size <= _WHOLE:
+        return cctx.compress(src.read())
+    compressed = io.BytesIO()
+    with cctx.stream_writer(compressed, closefd=False) as zw:
+        while chunk := src.read(_CHUNK):
+            zw.write(chunk)
+    return compressed.getvalue()
 
 
 def _decrypt_stream(raw: IO[bytes], path: Path, key_for: Callable[[str], bytes] | None) -> bytes:

@@ -63,7 +63,7 @@ from logging_audit.storage.files.layout import StreamLayout
 from logging_audit.storage.files.manifest import ArchiveInfo, Manifest, SegmentInfo
 from logging_audit.storage.files.options import StreamOptions
 from logging_audit.storage.files.reading import iter_segment_lines
-from logging_audit.storage.files.segment_file import SegmentFile, fsync_dir
+from logging_audit.storage.files.segment_file import SegmentFile, file_sha256, fsync_dir
 
 __all__ = ["FileStream", "json_default", "json_safe"]
 
@@ -1066,7 +1066,7 @@ class FileStream:
             new = SegmentInfo(seg.id + 1, self.layout.segment_file(seg.id + 1), self.writer.size)
             new_seg = _open_new_segment(self.layout.root / new.file)
             seg.end_seq = self.writer.size
-            seg.sha256 = _file_sha256(self._seg.path)
+            seg.sha256 = self._closing_digest()
             seg.closed_at = now_ts()
             seg.end_state = _end_state(self.writer)
             self._close_segment()
@@ -1084,6 +1084,18 @@ class FileStream:
             elif self.options.archive:
                 self._archive(seg)
             self._apply_retention_locked()
+
+    def _closing_digest(self) -> str:
+        """SHA-256 of the open segment as it is closed (under the flush and file locks).
+
+        One process: the digest :class:`SegmentFile` kept while writing (it reads
+        the file only when that does not cover every byte, e.g. after a torn tail
+        was cut on reopening). Several processes: the others appended to the same
+        file, so it is always read again.
+        """
+        if self.options.multiprocess:
+            return file_sha256(self._seg.path)
+        return self._seg.sha256()
 
     def _archive(self, seg: SegmentInfo) -> None:
         src = self.layout.root / seg.file
@@ -1323,17 +1335,6 @@ def _open_new_segment(path: Path) -> SegmentFile:
             "move it away (and run 'logaudit verify') before the log can rotate"
         )
     return SegmentFile(path, create=False)
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    try:
-        with path.open("rb") as f:
-            while chunk := f.read(1 << 20):
-                h.update(chunk)
-    except OSError as exc:
-        raise StorageError(f"cannot read {path}: {exc}") from exc
-    return h.hexdigest()
 
 
 def _parse_ts(ts: str | None) -> datetime | None:
