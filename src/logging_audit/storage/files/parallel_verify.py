@@ -15,6 +15,7 @@ import gc
 import multiprocessing
 import os
 import pickle
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -119,10 +120,12 @@ def _context(explicit: bool) -> BaseContext | None:
 
     Forking a process that runs other threads can deadlock the child; a fresh
     interpreter (forkserver, spawn) re-imports the main module, so it is used
-    only when the caller asked for workers explicitly (``jobs`` given).
+    only when the caller asked for workers explicitly (``jobs`` given). Before
+    Python 3.11 the pool forks workers on demand, after its own manager thread
+    has started, so it never forks there.
     """
     methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1:
+    if "fork" in methods and threading.active_count() == 1 and sys.version_info >= (3, 11):
         return multiprocessing.get_context("fork")
     if not explicit:
         return None
