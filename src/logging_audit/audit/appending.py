@@ -44,7 +44,6 @@ from logging_audit.ledger import (
     parse_entry,
     unframe_line,
 )
-from logging_audit.ledger.framing import MAC_SUFFIX_LEN
 
 __all__ = ["AppendBatch", "catch_up_keys", "insert_checkpoint", "row_from_line"]
 
@@ -143,13 +142,12 @@ class AppendBatch:
         ts, ts_us = self._batch_time()
         seq = self.writer.size
         records = [(ts, ev.to_fields()) for ev in events]
-        lines = self.writer.append_owned_batch(records).split(b"\n")
+        leaves: list[bytes] = []
+        lines = self.writer.append_owned_batch(records, leaves_out=leaves).split(b"\n")
         rows: list[EntryRow] = []
         add = rows.append
-        cut = -MAC_SUFFIX_LEN
-        for line, ev, (_, fields) in zip(lines, events, records, strict=False):
+        for line, leaf, ev, (_, fields) in zip(lines, leaves, events, records, strict=False):
             # ``lines`` ends with the empty string after the last newline
-            leaf = leaf_hash(line[:cut] + b"}")
             # event_search_text(fields), from the event's attributes (the same values)
             texts = [ev.event_type, ev.action, ev.actor, ev.outcome]
             if ev.resource is not None:

@@ -224,6 +224,7 @@ class LedgerWriter:
         default: Callable[[Any], Any] | None = None,
         transform: Callable[[dict[str, Any], int], dict[str, Any]] | None = None,
         quick_encrypt: Callable[[str, dict[str, Any] | None, int], dict[str, Any]] | None = None,
+        leaves_out: list[bytes] | None = None,
     ) -> bytes:
         """Append ``(ts, fields)`` records whose dicts the caller hands over (see ``owned``).
 
@@ -236,6 +237,7 @@ class LedgerWriter:
         seq)``, if given, returns the ``"enc"`` object that replaces ``msg`` and
         ``extra``. ``ts`` may be an int, nanoseconds since the epoch (as
         :func:`time.time_ns` gives it): it is written as :func:`ts_from_ns` does.
+        ``leaves_out``, if given, receives the entries' leaf hashes, in order.
         All or nothing: on an error the writer is left as it was.
         """
         if not records:
@@ -335,6 +337,8 @@ class LedgerWriter:
         self._prev = prev
         self._prev_b64 = prev_b64
         self._dirty = True
+        if leaves_out is not None:
+            leaves_out.extend(leaves)
         return b"".join(out)
 
     def _append_ledger(self, obj: dict[str, Any]) -> bytes:
