@@ -331,14 +331,14 @@ class LedgerWriter:
             add_leaf(prev)
             prev_b64 = b2a(prev, newline=False).decode("ascii")
             seq += 1
+        if leaves_out is not None:
+            leaves_out.extend(leaves)  # before the fold, which reuses the list
         old = self._frontier
         self._frontier = Frontier(old.size + len(leaves), _fold(old.hashes, old.size, leaves))
         self._seq = seq
         self._prev = prev
         self._prev_b64 = prev_b64
         self._dirty = True
-        if leaves_out is not None:
-            leaves_out.extend(leaves)
         return b"".join(out)
 
     def _append_ledger(self, obj: dict[str, Any]) -> bytes:
