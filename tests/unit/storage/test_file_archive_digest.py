@@ -131,7 +131,7 @@ def test_a_two_chunk_segment_round_trips_whole_streamed_and_legacy(
     tmp_path: Path, key: tuple[str, bytes] | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = _segment(tmp_path / "seg.jsonl", 2 * archive._CHUNK + 4321)
-    name = "00000001.jsonl.zst.enc" if key else "00000001.jsonl.zst"
+    name = "00000001.jsonl.zst.aes" if key else "00000001.jsonl.zst"
     whole = tmp_path / "whole" / name
     legacy = tmp_path / "legacy" / name
     streamed = tmp_path / "streamed" / name
@@ -163,7 +163,7 @@ def test_empty_and_one_line_segments_round_trip(tmp_path: Path, level: int) -> N
         src = tmp_path / "seg.jsonl"
         src.write_bytes(content)
         for key in (None, KEY):
-            target = tmp_path / ("a.zst.enc" if key else "a.zst")
+            target = tmp_path / ("a.zst.aes" if key else "a.zst")
             write_archive(src, target, level=level, key=key)
             assert _read_both_ways(target) == content
 
