@@ -33,6 +33,7 @@ from logging_audit.audit.index import (
 )
 from logging_audit.audit.keys import StreamKeys
 from logging_audit.audit.ledger_state import load_state, save_state
+from logging_audit.audit.time_order import note_times
 from logging_audit.errors import FormatError, IntegrityError
 from logging_audit.ledger import (
     LedgerWriter,
@@ -240,6 +241,7 @@ class AppendBatch:
         if len(self.rows) > self._inserted:
             self._tx.insert_entries(self.rows[self._inserted :])
             self._inserted = len(self.rows)
+        note_times(self._tx, [r.columns[4] for r in self.rows])  # ts_us, in seq order
         for note in self.notes:
             insert_checkpoint(self._tx, note, now, self._keys.store.verifier)
         if self.rows or self.sealed or self.start != self.state.start:

@@ -22,6 +22,7 @@ from logging_audit.audit.driver import ENTRY_COLUMNS
 from logging_audit.audit.index import derive_index
 from logging_audit.audit.ledger_state import load_state
 from logging_audit.audit.records import IndexFailure, IntegrityReport
+from logging_audit.audit.time_order import OrderCheck, load_time_order
 from logging_audit.errors import FramingError, NoteError
 from logging_audit.ledger import (
     Frontier,
@@ -56,6 +57,7 @@ def verify_store(
     with driver.read() as tx:
         state = load_state(tx)
         cp_rows = tx.all("SELECT id, tree_size, root_hash, note FROM checkpoints ORDER BY id")
+        time_order = load_time_order(tx)
     failures: list[IndexFailure] = []
     start = state.start
     pruned = start.size if start is not None else 0
@@ -74,8 +76,11 @@ def verify_store(
     last_leaf = start.prev if start is not None else None
     last_epoch: int | None = None
     expected_seq = pruned
+    order = OrderCheck()
     for row in driver.stream(f"SELECT {columns} FROM entries ORDER BY seq"):  # noqa: S608 (names only; values bound)
         seq, line = int(row[0]), bytes(row[1])
+        if seq < state.size:  # entries appended since the state was read are not its concern
+            order.feed(int(row[4]))  # ts_us as stored: what time-window searches rely on
         verifier.feed(line, segment=_SEGMENT, line=seq)
         entry = _check_row(row, seq, line, len(ENTRY_COLUMNS), driver, failures)
         if seq != expected_seq:
@@ -90,6 +95,7 @@ def verify_store(
     failures.extend(_check_state(state, expected_seq, last_leaf, last_epoch, frontier, frontier_ok))
     with driver.read() as tx:
         damaged = driver.check_text_index(tx)
+    failures.extend(order.failures(time_order))
     if damaged is not None:
         failures.append(IndexFailure(None, "text_index", damaged))
     return IntegrityReport(report, failures, source)

@@ -24,6 +24,7 @@ from logging_audit.audit.driver import Driver, Tx
 from logging_audit.audit.index import json_details, search_text
 from logging_audit.audit.lexemes import lexemes
 from logging_audit.audit.migrations import Migration, backfill_from_entries
+from logging_audit.audit.time_order import CREATE_ENTRY_TIMES, init_time_order
 from logging_audit.ledger import Entry
 
 __all__ = ["POSTGRES_MIGRATIONS"]
@@ -144,5 +145,11 @@ POSTGRES_MIGRATIONS = (
         _V3,
         _backfill_v3,
         _V3_AFTER,
+    ),
+    Migration(
+        4,
+        "entry_times: whether entry times rise with seq, and the latest time",
+        (CREATE_ENTRY_TIMES,),
+        lambda driver, tx: init_time_order(tx),
     ),
 )

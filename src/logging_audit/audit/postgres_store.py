@@ -218,6 +218,8 @@ class PostgresDriver:
                     tx = _PgTx(self._conn, self._where)
                     if lock:
                         tx.execute("SELECT pg_advisory_xact_lock(?)", (self._lock_key,))
+                    else:  # every statement of a read sees the same snapshot (as in SQLite)
+                        tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                     yield tx
             except psycopg.Error as exc:
                 raise _map_error(exc, self._where) from exc
@@ -227,7 +229,7 @@ class PostgresDriver:
         return self._transaction(lock=True)
 
     def read(self) -> Any:
-        """A read transaction."""
+        """A read transaction: one snapshot (``REPEATABLE READ``)."""
         return self._transaction(lock=False)
 
     def stream(
@@ -266,7 +268,7 @@ def grant_appender_role(url: str, role: str, *, schema: str = "logaudit") -> Non
     """Let ``role`` record and read the stream in ``schema`` — and nothing more.
 
     INSERT and SELECT on entries and checkpoints; SELECT and UPDATE on the state
-    row and legal holds (INSERT too); SELECT on meta and schema_version. Run it
+    row, the entry-times row and legal holds (INSERT too); SELECT on meta and schema_version. Run it
     as the schema's owner, after the store created its tables.
     """
     _check_schema(schema)
@@ -276,7 +278,7 @@ def grant_appender_role(url: str, role: str, *, schema: str = "logaudit") -> Non
     statements = [
         "GRANT USAGE ON SCHEMA {s} TO {r}",
         "GRANT SELECT, INSERT ON {s}.entries, {s}.checkpoints TO {r}",
-        "GRANT SELECT, UPDATE ON {s}.ledger_state TO {r}",
+        "GRANT SELECT, UPDATE ON {s}.ledger_state, {s}.entry_times TO {r}",
         "GRANT SELECT, INSERT, UPDATE ON {s}.legal_holds TO {r}",
         "GRANT SELECT ON {s}.meta, {s}.schema_version TO {r}",
         "GRANT USAGE ON SEQUENCE {s}.checkpoints_id_seq TO {r}",

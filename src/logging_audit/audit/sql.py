@@ -223,14 +223,25 @@ def compile_query(
     dialect: Dialect,
     *,
     after: CursorPosition | None = None,
+    seq_range: tuple[int | None, int | None] | None = None,
 ) -> tuple[str, list[Any]]:
     """Return ``(where_sql, params)`` selecting the events a reader of ``clearance`` may see.
 
     The clearance filter (``clearance <= ?``) and ``kind = 'event'`` are always
-    part of it; ``after`` continues a sorted listing after a cursor position.
+    part of it; ``after`` continues a sorted listing after a cursor position;
+    ``seq_range`` (from :func:`~logging_audit.audit.time_order.seq_window`)
+    bounds the seqs the time range can hold, so that the database reads only them.
     """
     parts = [f"kind = '{KIND_EVENT}'", "clearance <= ?"]
     params: list[Any] = [int(clearance)]
+    if seq_range is not None:
+        first, last = seq_range
+        if first is not None:
+            parts.append("seq >= ?")
+            params.append(first)
+        if last is not None:
+            parts.append("seq <= ?")
+            params.append(last)
     if query.start_us is not None:
         parts.append("ts_us >= ?")
         params.append(query.start_us)

@@ -7,6 +7,8 @@ entry bytes), resource+time and time indexes, the FTS5 full-text index over
 the search text (external content: the store inserts into it with each row —
 a trigger would flush FTS5's pending terms at every row — and triggers keep it
 in step on DELETE and UPDATE) and legal holds.
+Version 3: the ``entry_times`` row saying whether entry times rise with seq
+(:mod:`~logging_audit.audit.time_order`), filled from the entries.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from logging_audit.audit.driver import Driver, Tx
 from logging_audit.audit.index import search_text
 from logging_audit.audit.migrations import Migration, backfill_from_entries
+from logging_audit.audit.time_order import CREATE_ENTRY_TIMES, init_time_order
 from logging_audit.ledger import Entry
 
 __all__ = ["SQLITE_MIGRATIONS"]
@@ -108,5 +111,11 @@ SQLITE_MIGRATIONS = (
         _V2,
         _backfill_v2,
         _V2_AFTER,
+    ),
+    Migration(
+        3,
+        "entry_times: whether entry times rise with seq, and the latest time",
+        (CREATE_ENTRY_TIMES,),
+        lambda driver, tx: init_time_order(tx),
     ),
 )

@@ -50,6 +50,7 @@ from logging_audit.audit.records import (
     StoredEvent,
 )
 from logging_audit.audit.sql import compile_query, order_by, sort_column
+from logging_audit.audit.time_order import seq_window
 from logging_audit.errors import (
     AccessDeniedError,
     ConfigError,
@@ -301,10 +302,16 @@ class AuditStore:
         if type(limit) is not int or not 1 <= limit <= MAX_PAGE:
             raise ConfigError(f"limit must be an integer from 1 to {MAX_PAGE}, got {limit!r}")
         after = None if cursor is None else self._cursors.decode(cursor, query, requestor)
-        where, params = compile_query(query, requestor.clearance, self._driver.dialect, after=after)
         col = sort_column(query)
-        sql = f"SELECT seq, line, {col} FROM entries WHERE {where} {order_by(query)} LIMIT ?"  # noqa: S608 (names only; values bound)
         with self._driver.read() as tx:
+            where, params = compile_query(
+                query,
+                requestor.clearance,
+                self._driver.dialect,
+                after=after,
+                seq_range=seq_window(tx, query.start_us, query.end_us),
+            )
+            sql = f"SELECT seq, line, {col} FROM entries WHERE {where} {order_by(query)} LIMIT ?"  # noqa: S608 (names only; values bound)
             rows = tx.all(sql, [*params, limit + 1])
         more = len(rows) > limit
         rows = rows[:limit]
@@ -320,8 +327,11 @@ class AuditStore:
     def count(self, query: EventQuery, requestor: Requestor) -> int:
         """Number of events matching ``query`` that ``requestor`` may see (recorded)."""
         self._check_open()
-        where, params = compile_query(query, requestor.clearance, self._driver.dialect)
         with self._driver.read() as tx:
+            window = seq_window(tx, query.start_us, query.end_us)
+            where, params = compile_query(
+                query, requestor.clearance, self._driver.dialect, seq_range=window
+            )
             row = tx.one(f"SELECT count(*) FROM entries WHERE {where}", params)  # noqa: S608 (names only; values bound)
         n = int(row[0]) if row else 0
         self.record_query(requestor, "count", query, n)
@@ -344,7 +354,13 @@ class AuditStore:
         whether it completed.
         """
         self._check_open()
-        where, params = compile_query(query, requestor.clearance, self._driver.dialect)
+        with self._driver.read() as tx:
+            window = seq_window(
+                tx, query.start_us, None
+            )  # a lower bound holds in any later snapshot
+        where, params = compile_query(
+            query, requestor.clearance, self._driver.dialect, seq_range=window
+        )
         sql = f"SELECT line FROM entries WHERE {where} {order_by(query)}"  # noqa: S608 (names only; values bound)
         return self._iter(sql, params, query, requestor, purpose, batch_size, details or {})
 
