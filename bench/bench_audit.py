@@ -14,9 +14,10 @@
    actor + 1-day range and type + 1-day range (goal p95 < 50 ms) and full-text
    (goal p95 < 200 ms), each a real ``AuditStore.search`` of 100 results —
    which includes durably recording the search itself, as every search is.
-4. PostgreSQL: batched (COPY) recording, events/s (goal >= 30k/s), over the
-   population searched, and the same queries on as many events as SQLite
-   (goal p95 < 100 ms); skipped with a message when no server answers.
+4. PostgreSQL: batched (COPY) recording of as many events as SQLite's race into
+   a new stream, events/s (goal >= 30k/s); the rate while growing the searched
+   population to N; the same queries on N events (goal p95 < 100 ms); skipped
+   with a message when no server answers.
 5. An evidence bundle of 100k events (every inclusion proof) exported, then
    ``verify_bundle`` — each goal under 10 s.
 
@@ -349,17 +350,21 @@ def query_rows(
     return rows
 
 
-@contextlib.contextmanager
-def pg_schema(url: str) -> Iterator[str]:
+def drop_schema(url: str, name: str) -> None:
     import psycopg
     from psycopg import sql
 
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+@contextlib.contextmanager
+def pg_schema(url: str) -> Iterator[str]:
     name = f"logaudit_bench_{os.getpid()}"
     try:
         yield name
     finally:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+        drop_schema(url, name)
 
 
 PG_PLAIN_TABLE = (
@@ -436,20 +441,38 @@ def bench_postgres(
         )
     )
     with pg_schema(url) as schema:
+        # the recording race: as many events as SQLite's, into a new stream
+        store = open_store(url, key_dir=d / "pg-race-keys", schema=schema + "_race")
+        try:
+            gc.collect()
+            t0 = time.perf_counter()
+            for i in range(0, nf, BATCH):
+                store.append(floor_events[i : i + BATCH])
+            rate = nf / (time.perf_counter() - t0)
+        finally:
+            store.close()
+            drop_schema(url, schema + "_race")
+        rows.append(
+            Row(
+                "PostgreSQL batched recording (COPY), full ledger",
+                nf,
+                f"{rate:,.0f}/s",
+                f"{rate * t_req / nf:.2f}x of plain + required indexes",
+                ">= 30,000/s",
+                rate >= 30_000,
+                f"batches of {BATCH}",
+            )
+        )
         clock = FakeClock(START)
         store = open_store(url, key_dir=d / "pg-keys", schema=schema, clock=clock, node_id="bench")
         try:
             t = populate(store, events, clock)
-            rate = len(events) / t
             rows.append(
                 Row(
-                    "PostgreSQL batched recording (COPY), full ledger",
+                    "PostgreSQL recording while growing to N",
                     len(events),
-                    f"{rate:,.0f}/s",
-                    f"{rate * t_req / nf:.2f}x of plain + required indexes",
-                    ">= 30,000/s",
-                    rate >= 30_000,
-                    f"batches of {BATCH}",
+                    f"{len(events) / t:,.0f}/s",
+                    note="the population searched below, batches of 1000",
                 )
             )
             print(f"PostgreSQL populated {len(events):,} events in {t:.1f} s", flush=True)
