@@ -121,3 +121,26 @@ def test_bad_schema_names_are_refused(url: str, tmp_path: Path) -> None:
         PostgresEventStore(url, key_dir=tmp_path, schema='x"; DROP SCHEMA public; --')
     with pytest.raises(ConfigError, match="needs key_dir"):
         open_store(url)
+
+
+def test_statistics_follow_the_stream(
+    url: str, schema: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging_audit.audit.postgres_store as pg
+
+    monkeypatch.setattr(pg, "ANALYZE_MIN_ROWS", 50)
+    store = PostgresEventStore(url, schema=schema, key_dir=tmp_path / "keys")
+    store.append([AuditEvent("system", "startup", "svc", actor_type="system")])
+
+    def analysed() -> int:
+        with psycopg.connect(url) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stats WHERE schemaname = %s AND tablename = 'entries'",
+                (schema,),
+            ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    assert analysed() == 0  # one entry: not worth statistics yet
+    store.append([AuditEvent("data_access", "read", f"user{i}") for i in range(60)])
+    store.close()  # waits for the background ANALYZE
+    assert analysed() > 0

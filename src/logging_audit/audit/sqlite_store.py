@@ -221,6 +221,9 @@ class SqliteDriver:
             return f"the FTS5 index does not match the entries table ({exc})"
         return None
 
+    def appended(self, size: int) -> None:
+        """Nothing to do: SQLite's planner picks the indexes without statistics."""
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()

@@ -216,6 +216,7 @@ class AuditStore:
             batch = AppendBatch(tx, self._keys, self._clock)
             rows = batch.insert_events(batch_events)
             batch.commit()
+        self._driver.appended(batch.writer.size)
         if batch.sealed:
             catch_up_keys(self._driver, self._keys)
         ts = batch.ts
@@ -285,6 +286,14 @@ class AuditStore:
             return None  # index column disagrees with the bytes: never read up
         return StoredEvent(entry.seq, entry.ts, data, event)
 
+    def _window(
+        self, tx: Any, start_us: int | None, end_us: int | None
+    ) -> tuple[int | None, int | None] | None:
+        """The seq bounds of a time window (ADR 0038), where the backend wants them."""
+        if not self._driver.dialect.bounds_time_windows:
+            return None
+        return seq_window(tx, start_us, end_us)
+
     def search(
         self,
         query: EventQuery,
@@ -309,7 +318,7 @@ class AuditStore:
                 requestor.clearance,
                 self._driver.dialect,
                 after=after,
-                seq_range=seq_window(tx, query.start_us, query.end_us),
+                seq_range=self._window(tx, query.start_us, query.end_us),
             )
             sql = f"SELECT seq, line, {col} FROM entries WHERE {where} {order_by(query)} LIMIT ?"  # noqa: S608 (names only; values bound)
             rows = tx.all(sql, [*params, limit + 1])
@@ -328,7 +337,7 @@ class AuditStore:
         """Number of events matching ``query`` that ``requestor`` may see (recorded)."""
         self._check_open()
         with self._driver.read() as tx:
-            window = seq_window(tx, query.start_us, query.end_us)
+            window = self._window(tx, query.start_us, query.end_us)
             where, params = compile_query(
                 query, requestor.clearance, self._driver.dialect, seq_range=window
             )
@@ -354,10 +363,8 @@ class AuditStore:
         whether it completed.
         """
         self._check_open()
-        with self._driver.read() as tx:
-            window = seq_window(
-                tx, query.start_us, None
-            )  # a lower bound holds in any later snapshot
+        with self._driver.read() as tx:  # a lower bound holds in any later snapshot too
+            window = self._window(tx, query.start_us, None)
         where, params = compile_query(
             query, requestor.clearance, self._driver.dialect, seq_range=window
         )
