@@ -762,24 +762,30 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _verify_rows(vli: VerifyResult, vsd: VerifyResult, jobs: int | None) -> list[Row]:
-    """The verification speed rows, against issue 3's 250k records/s."""
-    rows = []
-    for label, v in (
-        ("verify_log_integrity()", vli),
-        (f"verify_stream_dir() (logaudit verify, -j {jobs or 'auto'})", vsd),
-    ):
-        rows.append(
-            Row(
-                label,
-                v.entries,
-                v.rate,
-                ratio=f"{v.rate / 250_000:.2f}x of 250k/s",
-                goal=">= 250k/s",
-                met=v.verified and v.rate >= 250_000,
-                note="" if v.verified else "VERIFICATION FAILED",
-            )
-        )
-    return rows
+    """The verification speed rows: issue 3's goal (250k records/s) is ``logaudit verify``'s.
+
+    ``verify_log_integrity()`` is shown for context: it runs inside an open logger,
+    whose threads rule out forking workers, so it verifies on one core.
+    """
+    failed = "VERIFICATION FAILED"
+    return [
+        Row(
+            "verify_log_integrity() (in-process, one core)",
+            vli.entries,
+            vli.rate,
+            ratio=f"{vli.rate / 250_000:.2f}x of 250k/s",
+            note="" if vli.verified else failed,
+        ),
+        Row(
+            f"verify_stream_dir() (logaudit verify, -j {jobs or 'auto'})",
+            vsd.entries,
+            vsd.rate,
+            ratio=f"{vsd.rate / 250_000:.2f}x of 250k/s",
+            goal=">= 250k/s",
+            met=vsd.verified and vsd.rate >= 250_000,
+            note="" if vsd.verified else failed,
+        ),
+    ]
 
 
 def main_verify(args: argparse.Namespace) -> int:
