@@ -281,21 +281,9 @@ class LedgerWriter:
                     obj["ts"] = ts
                     obj["epoch"] = epoch
                     obj["prev"] = prev_b64
-                elif extra is None:
-                    obj = {
-                        "epoch": epoch,
-                        "level": level,
-                        "logger": logger,
-                        "msg": msg,
-                        "node": node,
-                        "prev": prev_b64,
-                        "seq": seq,
-                        "ts": ts,
-                    }
                 else:
                     obj = {
                         "epoch": epoch,
-                        "extra": extra,
                         "level": level,
                         "logger": logger,
                         "msg": msg,
@@ -304,6 +292,8 @@ class LedgerWriter:
                         "seq": seq,
                         "ts": ts,
                     }
+                    if extra is not None:  # keys are sorted when serialised
+                        obj["extra"] = extra
             else:
                 obj = fields if transform is None else transform(fields, seq)
                 obj["seq"] = seq
