@@ -170,14 +170,7 @@ def _compare_digest(
         return
     name, want = recorded
     if res.sha256 != want:
-        out.append(
-            Failure(
-                FailureKind.SEGMENT_REPLACED,
-                f"{name} differs from the digest recorded when it was closed",
-                seq=seg.first_seq,
-                segment=name,
-            )
-        )
+        out.append(_replaced(seg, name))
 
 
 def _check_digest(layout: StreamLayout, seg: SegmentInfo, out: list[Failure]) -> None:
@@ -201,11 +194,14 @@ def _check_digest(layout: StreamLayout, seg: SegmentInfo, out: list[Failure]) ->
         )
         return
     if got != want:
-        out.append(
-            Failure(
-                FailureKind.SEGMENT_REPLACED,
-                f"{name} differs from the digest recorded when it was closed",
-                seq=seg.first_seq,
-                segment=name,
-            )
-        )
+        out.append(_replaced(seg, name))
+
+
+def _replaced(seg: SegmentInfo, name: str) -> Failure:
+    """The failure of a closed segment whose bytes differ from its recorded digest."""
+    return Failure(
+        FailureKind.SEGMENT_REPLACED,
+        f"{name} differs from the digest recorded when it was closed",
+        seq=seg.first_seq,
+        segment=name,
+    )
