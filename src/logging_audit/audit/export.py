@@ -38,7 +38,6 @@ beside it, fsynced, then renamed), created readable by its owner only
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
 import io
 import os
@@ -52,6 +51,7 @@ from typing import IO, Any, Protocol
 
 import orjson
 
+from logging_audit.audit.csv_rows import CsvRowWriter, read_rows
 from logging_audit.audit.ocsf import to_ocsf
 from logging_audit.audit.query import EventQuery
 from logging_audit.audit.records import Requestor, StoredEvent
@@ -376,7 +376,7 @@ class _CsvWriter:
     def __init__(self, sink: Sink) -> None:
         self._sink = sink
         self._buf = io.StringIO()
-        self._csv = csv.writer(self._buf, lineterminator="\r\n")
+        self._csv = CsvRowWriter(self._buf)
 
     def _drain(self) -> None:
         self._sink.write(self._buf.getvalue().encode("utf-8"))
@@ -407,7 +407,7 @@ def read_csv_events(source: str | os.PathLike[str] | IO[str]) -> Iterator[dict[s
         with open(source, encoding="utf-8", newline="") as fh:
             yield from read_csv_events(fh)
         return
-    reader = csv.reader(source)
+    reader = read_rows(source)
     header = next(reader, None)
     if header is None or tuple(header) != CSV_COLUMNS:
         raise FormatError("not a logaudit CSV export: the header row differs from CSV_COLUMNS")
