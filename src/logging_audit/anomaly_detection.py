@@ -60,6 +60,7 @@ from logging_audit.detection.sigma import SIGMA_ACTION, SigmaDetector, SigmaRule
 from logging_audit.detection.streaming import StoreFollower, StreamingScorer
 from logging_audit.errors import ConfigError
 from logging_audit.importers._common import IMPORTER_ACTOR
+from logging_audit.iso_time import parse_iso_datetime
 from logging_audit.persistence.agents import AgentDatabase
 from logging_audit.persistence.models import ClearanceLevel, Rule, check_identifier
 
@@ -83,7 +84,7 @@ def _to_ts(when: datetime) -> float:
 
 def _from_iso(text: str) -> float | None:
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        return parse_iso_datetime(text).timestamp()
     except ValueError:
         return None
 

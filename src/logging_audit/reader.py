@@ -20,6 +20,7 @@ from typing import Any
 from logging_audit.crypto.data_keys import EncryptionKeyStore
 from logging_audit.crypto.fields import ENC_FIELD, decrypt_fields
 from logging_audit.errors import ConfigError, CryptoError, Error, FramingError
+from logging_audit.iso_time import parse_iso_datetime
 from logging_audit.ledger.framing import parse_entry, unframe_line
 from logging_audit.storage.files.layout import StreamLayout
 from logging_audit.storage.files.manifest import Manifest
@@ -72,7 +73,7 @@ def _parse_time(value: str | datetime | None, what: str) -> datetime | None:
             return value.replace(tzinfo=timezone.utc)
         return value
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = parse_iso_datetime(value)
     except ValueError:
         raise ConfigError(f"{what} is not an ISO 8601 date or time: {value!r}") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 from logging_audit.errors import ConfigError
+from logging_audit.iso_time import parse_iso_datetime
 
 __all__ = ["TimeBound", "parse_time_bound"]
 
@@ -56,9 +57,7 @@ def parse_time_bound(value: TimeBound | None, what: str, *, end: bool = False) -
     try:
         if len(text) == 10:
             return parse_time_bound(date.fromisoformat(text), what, end=end)
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        return parse_time_bound(datetime.fromisoformat(text), what, end=end)
+        return parse_time_bound(parse_iso_datetime(text), what, end=end)
     except (ValueError, OverflowError) as exc:
         raise ConfigError(
             f"{what} {value!r} is not an ISO date (2023-01-31) or datetime "

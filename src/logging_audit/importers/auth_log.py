@@ -58,6 +58,7 @@ from logging_audit.audit.events import AuditEvent
 from logging_audit.audit.store import AuditStore
 from logging_audit.errors import ConfigError, StorageError
 from logging_audit.importers._common import ImportReport, event_id_for, file_digest, write_import
+from logging_audit.iso_time import parse_iso_datetime
 from logging_audit.persistence.models import ClearanceLevel
 
 __all__ = ["AuthLogParser", "ParsedLine", "import_auth_log", "parse_tz"]
@@ -217,8 +218,7 @@ class AuthLogParser:
                     year -= 1
                 return datetime(year, month, int(groups["day"]), hh, mm, ss, tzinfo=self.tz)
             if groups.get("iso"):
-                text = groups["iso"].replace(" ", "T").replace("Z", "+00:00")
-                when = datetime.fromisoformat(text)
+                when = parse_iso_datetime(groups["iso"])
                 return when if when.tzinfo is not None else when.replace(tzinfo=self.tz)
             if groups.get("ymd"):
                 when = datetime.strptime(f"{groups['ymd']} {groups['time']}", "%Y/%m/%d %H:%M:%S")

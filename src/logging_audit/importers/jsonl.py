@@ -36,6 +36,7 @@ from logging_audit.audit.events import AuditEvent
 from logging_audit.audit.store import AuditStore
 from logging_audit.errors import ConfigError, StorageError
 from logging_audit.importers._common import ImportReport, event_id_for, file_digest, write_import
+from logging_audit.iso_time import parse_iso_datetime
 from logging_audit.persistence.models import ClearanceLevel
 
 __all__ = ["FIELDS", "import_jsonl", "parse_assignments"]
@@ -117,7 +118,7 @@ def _time(value: Any) -> str | None:
             secs = value / 1000 if value > 1e11 else value
             when = datetime.fromtimestamp(secs, timezone.utc)
         elif isinstance(value, str):
-            when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            when = parse_iso_datetime(value.strip())
             if when.tzinfo is None:
                 when = when.replace(tzinfo=timezone.utc)
         else:
