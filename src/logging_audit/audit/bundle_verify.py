@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import os
 import re
@@ -102,10 +103,8 @@ class BundleLayout(str, Enum):
         if isinstance(value, cls):
             return value
         if isinstance(value, str):
-            try:
+            with contextlib.suppress(ValueError):  # not a known name: the error below
                 return cls(value.strip().lower())
-            except ValueError:
-                pass
         raise ConfigError(f"an evidence bundle is written as 'json' or 'jsonl', not {value!r}")
 
 

@@ -130,10 +130,8 @@ class ExportFormat(str, Enum):
         if isinstance(value, cls):
             return value
         if isinstance(value, str):
-            try:
+            with contextlib.suppress(ValueError):  # not a known name: the error below
                 return cls(value.strip().lower())
-            except ValueError:
-                pass
         known = ", ".join(f.value for f in cls)
         raise ConfigError(f"unknown export format {value!r}; formats: {known}")
 
