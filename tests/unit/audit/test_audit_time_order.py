@@ -99,3 +99,16 @@ def test_a_changed_latest_time_is_named(store: AuditStore, clock: FakeClock, raw
     raw_sql("UPDATE entry_times SET latest_us = latest_us - 1 WHERE id = 1")
     columns = {f.column for f in store.verify_integrity().index_failures}
     assert columns == {"entry_times.latest_us"}
+
+
+def test_windows_after_a_prune_equal_a_full_scan(store: AuditStore, clock: FakeClock) -> None:
+    recorded = _record(store, clock, [3600.0] * 12)
+    store.prune(recorded[5][0])  # the head goes; the ledger records a prune entry
+    kept = [(t, s) for t, s in recorded if t >= recorded[5][0]]
+    only = {"event_type": "data_access"}
+    for a, b in ((recorded[0][0], recorded[7][0]), (recorded[6][0], recorded[9][0])):
+        q = EventQuery.build(only, start=a.isoformat(), end=b.isoformat())
+        expected = [s for t, s in kept if a <= t <= b]
+        assert [e.seq for e in store.search(q, TOP, limit=100).events] == expected
+        assert store.count(q, TOP) == len(expected)
+    assert store.verify_integrity().verified
