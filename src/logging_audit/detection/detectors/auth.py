@@ -5,15 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from logging_audit.detection.baseline import Baseline
-from logging_audit.detection.detectors._window import KeyedWindows, Window, never_muted
+from logging_audit.detection.detectors._base import EMIT_RATIO, BuiltinDetector
+from logging_audit.detection.detectors._window import KeyedWindows, Window
 from logging_audit.detection.features import client_family, network_of
 from logging_audit.detection.model import Finding, Obs, Thresholds, score_from_ratio
 
 __all__ = ["EMIT_RATIO", "BruteForceDetector", "FirstSeenSourceDetector", "PasswordSprayDetector"]
-
-EMIT_RATIO = 0.7
-"""Detectors report findings from this ratio on (score ≈ 0.49); the engine applies
-``alert_threshold``."""
 
 
 def _source_key(obs: Obs) -> str:
@@ -47,7 +44,7 @@ def _names(counts: dict[str, int], limit: int = 5) -> str:
     return text + (f" and {len(counts) - limit} more" if len(counts) > limit else "")
 
 
-class BruteForceDetector:
+class BruteForceDetector(BuiltinDetector):
     """Many failed authentications from one source against few accounts.
 
     Counts ``authentication`` events with outcome ``failure`` (not of the actions
@@ -61,12 +58,10 @@ class BruteForceDetector:
     name = "brute_force"
     category = "credential_access"
     needs_baseline = False
-    min_ratio = EMIT_RATIO
-    muted = staticmethod(never_muted)
 
     def __init__(self, thresholds: Thresholds, baseline: Baseline | None = None) -> None:
         """Use ``thresholds``; no baseline needed."""
-        self.t = thresholds
+        super().__init__(thresholds, baseline)
         self.cooldown = max(3600.0, thresholds.brute_force_window)
         self._windows = KeyedWindows(lambda: Window(thresholds.brute_force_window), 2 * 3600)
 
@@ -114,7 +109,7 @@ class BruteForceDetector:
         )
 
 
-class PasswordSprayDetector:
+class PasswordSprayDetector(BuiltinDetector):
     """Failed authentications from one source against many distinct accounts.
 
     Counts distinct accounts with a failed ``authentication`` per source address
@@ -125,12 +120,10 @@ class PasswordSprayDetector:
     name = "password_spraying"
     category = "credential_access"
     needs_baseline = False
-    min_ratio = EMIT_RATIO
-    muted = staticmethod(never_muted)
 
     def __init__(self, thresholds: Thresholds, baseline: Baseline | None = None) -> None:
         """Use ``thresholds``; no baseline needed."""
-        self.t = thresholds
+        super().__init__(thresholds, baseline)
         self.cooldown = max(3600.0, thresholds.spray_window)
         self._windows = KeyedWindows(lambda: Window(thresholds.spray_window), 2 * 3600)
 
@@ -180,7 +173,7 @@ class _Seen:
     failures: dict[str, float] = field(default_factory=dict)
 
 
-class FirstSeenSourceDetector:
+class FirstSeenSourceDetector(BuiltinDetector):
     """An actor succeeding from a network it never used, judged by how unfamiliar it is.
 
     Judged once per actor and network (IPv4 /24, IPv6 /48), on the first
@@ -196,13 +189,10 @@ class FirstSeenSourceDetector:
     name = "first_seen_source"
     category = "initial_access"
     needs_baseline = True
-    min_ratio = EMIT_RATIO
-    muted = staticmethod(never_muted)
 
     def __init__(self, thresholds: Thresholds, baseline: Baseline | None = None) -> None:
         """Use ``thresholds`` and the actors' known networks and clients from ``baseline``."""
-        self.t = thresholds
-        self.baseline = baseline
+        super().__init__(thresholds, baseline)
         self.cooldown = 3600.0
         self._state = KeyedWindows(_Seen, 30 * 86400, sweep_every=1_000_000)
 

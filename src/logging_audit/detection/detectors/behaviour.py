@@ -4,14 +4,12 @@ privileged actions."""
 from __future__ import annotations
 
 from logging_audit.detection.baseline import ActorProfile, Baseline
+from logging_audit.detection.detectors._base import HOUR, BuiltinDetector, hourly_windows
 from logging_audit.detection.detectors._window import (
-    KeyedWindows,
     SumWindow,
     Window,
     actor_window_finding,
-    never_muted,
 )
-from logging_audit.detection.detectors.auth import EMIT_RATIO
 from logging_audit.detection.features import READ_ACTIONS, collection_of, is_privileged
 from logging_audit.detection.model import Finding, Obs, Thresholds, score_from_ratio
 
@@ -21,8 +19,6 @@ __all__ = [
     "RareResourceDetector",
     "VolumeSpikeDetector",
 ]
-
-_HOUR = 3600.0
 
 
 def _profile(baseline: Baseline | None, obs: Obs, t: Thresholds) -> ActorProfile | None:
@@ -34,7 +30,7 @@ def _profile(baseline: Baseline | None, obs: Obs, t: Thresholds) -> ActorProfile
     return p
 
 
-class OffHoursDetector:
+class OffHoursDetector(BuiltinDetector):
     """Activity at hours the actor never works (per-actor time-of-week model).
 
     For actors with at least ``min_history_days`` active days, each event's
@@ -49,15 +45,11 @@ class OffHoursDetector:
     name = "off_hours"
     category = "behaviour"
     needs_baseline = True
-    min_ratio = EMIT_RATIO
-    muted = staticmethod(never_muted)
 
     def __init__(self, thresholds: Thresholds, baseline: Baseline | None = None) -> None:
         """Use ``thresholds`` and the actors' hour models from ``baseline``."""
-        self.t = thresholds
-        self.baseline = baseline
-        self.cooldown = 6 * _HOUR
-        self._windows = KeyedWindows(lambda: Window(_HOUR), 2 * _HOUR)
+        super().__init__(thresholds, baseline)
+        self._windows = hourly_windows(Window)
 
     def observe(self, obs: Obs) -> Finding | None:
         """Score one event."""
@@ -106,7 +98,7 @@ class OffHoursDetector:
         )
 
 
-class RareResourceDetector:
+class RareResourceDetector(BuiltinDetector):
     """Reads from collections the actor never used that are sensitive or used by few.
 
     A successful event on a resource whose collection the actor never used in
@@ -120,15 +112,11 @@ class RareResourceDetector:
     name = "rare_resource"
     category = "collection"
     needs_baseline = True
-    min_ratio = EMIT_RATIO
-    muted = staticmethod(never_muted)
 
     def __init__(self, thresholds: Thresholds, baseline: Baseline | None = None) -> None:
         """Use ``thresholds`` and collection usage from ``baseline``."""
-        self.t = thresholds
-        self.baseline = baseline
-        self.cooldown = 6 * _HOUR
-        self._windows = KeyedWindows(lambda: Window(_HOUR), 2 * _HOUR)
+        super().__init__(thresholds, baseline)
+        self._windows = hourly_windows(Window)
 
     @property
     def few(self) -> float:
@@ -185,7 +173,7 @@ class RareResourceDetector:
         )
 
 
-class VolumeSpikeDetector:
+class VolumeSpikeDetector(BuiltinDetector):
     """Mass download: far more reads (or bytes) in an hour than the actor ever did.
 
     Counts successful read-like actions (read, export, download, …) and their
@@ -199,15 +187,11 @@ class VolumeSpikeDetector:
     name = "volume_spike"
     category = "exfiltration"
     needs_baseline = True
-    min_ratio = EMIT_RATIO
-    muted = staticmethod(never_muted)
 
     def __init__(self, thresholds: Thresholds, baseline: Baseline | None = None) -> None:
         """Use ``thresholds`` and the actors' hourly volumes from ``baseline``."""
-        self.t = thresholds
-        self.baseline = baseline
-        self.cooldown = 6 * _HOUR
-        self._windows = KeyedWindows(lambda: SumWindow(_HOUR), 2 * _HOUR)
+        super().__init__(thresholds, baseline)
+        self._windows = hourly_windows(SumWindow)
 
     def observe(self, obs: Obs) -> Finding | None:
         """Score one event."""
@@ -254,7 +238,7 @@ class VolumeSpikeDetector:
 _HIGH_ROLES = frozenset({"admin", "administrator", "root", "superuser", "owner", "security_admin"})
 
 
-class PrivilegeEscalationDetector:
+class PrivilegeEscalationDetector(BuiltinDetector):
     """A privileged or administrative action that is rare for the actor.
 
     Points: the actor performed no privileged action in the baseline 1.2, or
@@ -270,14 +254,11 @@ class PrivilegeEscalationDetector:
     name = "privilege_escalation"
     category = "privilege_escalation"
     needs_baseline = True
-    min_ratio = EMIT_RATIO
-    muted = staticmethod(never_muted)
 
     def __init__(self, thresholds: Thresholds, baseline: Baseline | None = None) -> None:
         """Use ``thresholds`` and the actors' privileged actions from ``baseline``."""
-        self.t = thresholds
-        self.baseline = baseline
-        self.cooldown = _HOUR
+        super().__init__(thresholds, baseline)
+        self.cooldown = HOUR
 
     def observe(self, obs: Obs) -> Finding | None:
         """Score one event."""

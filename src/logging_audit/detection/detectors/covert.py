@@ -9,22 +9,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from logging_audit.detection.baseline import BURST_GAP, Baseline
+from logging_audit.detection.detectors._base import HOUR, BuiltinDetector, hourly_windows
 from logging_audit.detection.detectors._window import (
     KeyedWindows,
     Window,
     actor_window_finding,
-    never_muted,
 )
-from logging_audit.detection.detectors.auth import EMIT_RATIO
 from logging_audit.detection.features import encoded_values, is_denied_read, looks_encoded
 from logging_audit.detection.model import Finding, Obs, Thresholds, score_from_ratio
 
 __all__ = ["BeaconingDetector", "DeniedReadsDetector", "EncodedDataDetector"]
 
-_HOUR = 3600.0
 
-
-class DeniedReadsDetector:
+class DeniedReadsDetector(BuiltinDetector):
     """Repeated reads refused for clearance: probing above one's level.
 
     Counts reads denied for clearance
@@ -36,14 +33,11 @@ class DeniedReadsDetector:
     name = "denied_reads"
     category = "discovery"
     needs_baseline = False
-    min_ratio = EMIT_RATIO
-    muted = staticmethod(never_muted)
 
     def __init__(self, thresholds: Thresholds, baseline: Baseline | None = None) -> None:
         """Use ``thresholds``; no baseline needed."""
-        self.t = thresholds
-        self.cooldown = 6 * _HOUR
-        self._windows = KeyedWindows(lambda: Window(_HOUR), 2 * _HOUR)
+        super().__init__(thresholds, baseline)
+        self._windows = hourly_windows(Window)
 
     def observe(self, obs: Obs) -> Finding | None:
         """Score one event."""
@@ -78,7 +72,7 @@ class DeniedReadsDetector:
         )
 
 
-class EncodedDataDetector:
+class EncodedDataDetector(BuiltinDetector):
     """Encoded binary data (base64/hex, high entropy) carried in event fields.
 
     Every string in ``details`` of at least ``encoded_min_len`` characters (48
@@ -92,15 +86,11 @@ class EncodedDataDetector:
     name = "encoded_data"
     category = "covert_channel"
     needs_baseline = False
-    min_ratio = EMIT_RATIO
-    muted = staticmethod(never_muted)
 
     def __init__(self, thresholds: Thresholds, baseline: Baseline | None = None) -> None:
         """Use ``thresholds`` and, if given, the fields' encoded-value history."""
-        self.t = thresholds
-        self.baseline = baseline
-        self.cooldown = 6 * _HOUR
-        self._windows = KeyedWindows(lambda: Window(_HOUR), 2 * _HOUR)
+        super().__init__(thresholds, baseline)
+        self._windows = hourly_windows(Window)
         self._carrier_cache: dict[str, int] | None = None
         self._carrier_of: Baseline | None = None
 
@@ -181,7 +171,7 @@ class _Timing:
     bursts: deque[tuple[float, str, int]] = field(default_factory=deque)
 
 
-class BeaconingDetector:
+class BeaconingDetector(BuiltinDetector):
     """Machine-regular request timing the actor does not normally show (beaconing).
 
     Events of an actor less than 2 s apart are one burst. Over its last
@@ -195,15 +185,11 @@ class BeaconingDetector:
     name = "beaconing"
     category = "covert_channel"
     needs_baseline = False
-    min_ratio = EMIT_RATIO
-    muted = staticmethod(never_muted)
 
     def __init__(self, thresholds: Thresholds, baseline: Baseline | None = None) -> None:
         """Use ``thresholds`` and the actors' known periods from ``baseline``."""
-        self.t = thresholds
-        self.baseline = baseline
-        self.cooldown = 6 * _HOUR
-        self._state = KeyedWindows(_Timing, 2 * _HOUR)
+        super().__init__(thresholds, baseline)
+        self._state = KeyedWindows(_Timing, 2 * HOUR)
 
     def observe(self, obs: Obs) -> Finding | None:
         """Score one event."""
@@ -233,7 +219,7 @@ class BeaconingDetector:
         if p is not None and p.knows_period(a, 0.15):
             return None
         med = statistics.median(intervals)
-        if not 10.0 <= med <= _HOUR:
+        if not 10.0 <= med <= HOUR:
             return None
         mad = statistics.median(abs(x - med) for x in intervals)
         cv = 1.4826 * mad / med
