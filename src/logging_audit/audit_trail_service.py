@@ -141,6 +141,28 @@ class AuditTrailService:
         fields.setdefault("source_node", self._store.node_id)
         return self.log_event(AuditEvent(limits=self._store.limits, **fields))
 
+    def _log_outcome(
+        self,
+        event_type: str,
+        action: str,
+        actor: str,
+        success: bool,
+        details: Mapping[str, Any] | None,
+        clearance: ClearanceLevel | int,
+        **fields: Any,
+    ) -> str:
+        """:meth:`_log` of a user's action: outcome from ``success``, source ip from ``details``."""
+        return self._log(
+            event_type=event_type,
+            action=action,
+            actor=actor,
+            outcome=_outcome(success),
+            source_ip=_ip(details, fields.pop("source_ip", None)),
+            clearance=clearance,
+            details=details or {},
+            **fields,
+        )
+
     def log_auth_event(
         self,
         user_id: str,
@@ -155,15 +177,10 @@ class AuditTrailService:
 
         ``source_ip`` defaults to ``details["ip_address"]``.
         """
-        return self._log(
-            event_type=EventType.AUTHENTICATION,
-            action=action,
-            actor=user_id,
-            outcome=_outcome(success),
-            source_ip=_ip(details, source_ip),
-            clearance=clearance_level,
-            details=details or {},
-        )
+        return self._log_outcome(
+            EventType.AUTHENTICATION, action, user_id, success, details, clearance_level,
+            source_ip=source_ip,
+        )  # fmt: skip
 
     def log_data_access(
         self,
@@ -177,16 +194,10 @@ class AuditTrailService:
         clearance_level: ClearanceLevel | int = _DATA,
     ) -> str:
         """Record a data access (``read``, ``write``, ``delete``, ``export`` …) of a resource."""
-        return self._log(
-            event_type=EventType.DATA_ACCESS,
-            action=action,
-            actor=user_id,
-            resource=resource_id,
-            outcome=_outcome(success),
-            source_ip=_ip(details, source_ip),
-            clearance=clearance_level,
-            details=details or {},
-        )
+        return self._log_outcome(
+            EventType.DATA_ACCESS, action, user_id, success, details, clearance_level,
+            resource=resource_id, source_ip=source_ip,
+        )  # fmt: skip
 
     def log_admin_action(
         self,
@@ -199,16 +210,10 @@ class AuditTrailService:
         clearance_level: ClearanceLevel | int = _ADMIN,
     ) -> str:
         """Record an administrative action on ``target`` (a user, role, setting …)."""
-        return self._log(
-            event_type=EventType.ADMINISTRATIVE,
-            action=action,
-            actor=admin_id,
+        return self._log_outcome(
+            EventType.ADMINISTRATIVE, action, admin_id, success, details, clearance_level,
             resource=target,
-            outcome=_outcome(success),
-            source_ip=_ip(details, None),
-            clearance=clearance_level,
-            details=details or {},
-        )
+        )  # fmt: skip
 
     def log_config_change(
         self,
