@@ -112,13 +112,11 @@ def settle() -> None:
     os.sync()
 
 
-def run_filehandler(msgs: list[Message], d: Path) -> float:
-    """stdlib ``logging.FileHandler`` with a plain text formatter."""
-    log = logging.getLogger("bench.stdlib")
+def _through_stdlib(msgs: list[Message], name: str, handler: logging.Handler) -> float:
+    """Seconds to log ``msgs`` through a stdlib logger with ``handler``, up to its ``flush()``."""
+    log = logging.getLogger(name)
     log.propagate = False
     log.setLevel(logging.INFO)
-    handler = logging.FileHandler(d / "stdlib.log", encoding="utf-8")
-    handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     log.addHandler(handler)
     info = log.info
     try:
@@ -130,6 +128,13 @@ def run_filehandler(msgs: list[Message], d: Path) -> float:
     finally:
         log.removeHandler(handler)
         handler.close()
+
+
+def run_filehandler(msgs: list[Message], d: Path) -> float:
+    """stdlib ``logging.FileHandler`` with a plain text formatter."""
+    handler = logging.FileHandler(d / "stdlib.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    return _through_stdlib(msgs, "bench.stdlib", handler)
 
 
 def run_structlog(msgs: list[Message], d: Path) -> float:
@@ -199,21 +204,8 @@ def run_secure_encrypted(msgs: list[Message], d: Path) -> float:
 
 def run_secure_handler(msgs: list[Message], d: Path) -> float:
     """``SecureHandler`` on a stdlib logger, timed up to its fsync'd ``flush()``."""
-    log = logging.getLogger("bench")
-    log.propagate = False
-    log.setLevel(logging.INFO)
     handler = SecureHandler(name="handler", log_dir=d, level="INFO", node_id=NODE)
-    log.addHandler(handler)
-    info = log.info
-    try:
-        t0 = time.perf_counter()
-        for text, extra in msgs:
-            info(text, extra=extra)
-        handler.flush()
-        return time.perf_counter() - t0
-    finally:
-        log.removeHandler(handler)
-        handler.close()
+    return _through_stdlib(msgs, "bench", handler)
 
 
 # -- multi-thread durability ----------------------------------------------------------
